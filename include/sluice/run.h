@@ -1,0 +1,94 @@
+/*
+ * run.h - the embedding API: describe a run with sl_options, execute it with
+ * sl_run_execute(), read the outcome from run->err and the statistics.
+ *
+ * The library never prints and never exits; src/main.c is a thin shell that
+ * fills sl_options from the command line and turns run->err into a message
+ * and an exit status.
+ */
+#ifndef SLUICE_RUN_H
+#define SLUICE_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sluice/error.h"
+#include "sluice/stage.h"
+
+typedef enum { SL_HDRCHG_ERROR = 0, SL_HDRCHG_BLOCK } sl_header_change;
+typedef enum { SL_CSVP_FAST = 0, SL_CSVP_LIBCSV } sl_csv_parser;
+typedef enum { SL_JSONP_FAST = 0, SL_JSONP_JANSSON } sl_json_parser;
+typedef enum { SL_ONERR_STOP = 0, SL_ONERR_SKIP, SL_ONERR_REJECT } sl_on_error;
+
+typedef struct sl_options {
+    const char *pipeline;      /* pipeline text (after -f file reading) */
+    const char *output;        /* NULL or "-" = stdout */
+    const char *from;          /* input format name, NULL = by name/stdin csv */
+    const char *to;            /* output format name, NULL = by name/input */
+    const char *compress;      /* "gzip", "zstd", "none" or NULL = by name */
+    int level;                 /* compression level, -1 = library default */
+    char delim;                /* input delimiter, 0 = by format */
+    char quote;                /* quote character, default '"' */
+    char out_delim;            /* output delimiter, 0 = by format */
+    bool no_header;            /* input CSV/TSV has no header row */
+    bool no_infer;             /* write every text value as a JSON string */
+    uint32_t batch_rows;       /* records per batch */
+    uint64_t max_field_bytes;  /* limits for input-fed buffers */
+    uint64_t max_record_bytes;
+    uint32_t max_fields;
+    uint32_t max_depth;        /* JSON nesting */
+    sl_csv_parser csv_parser;
+    sl_json_parser json_parser;
+    sl_header_change header_change;
+    sl_on_error on_error;
+    const char *reject_path;
+    uint64_t max_errors;       /* absolute budget; UINT64_MAX = unlimited */
+    double max_errors_frac;    /* budget as a fraction of records, <0 = unused */
+    uint64_t memory_limit;     /* bytes for blocking stages */
+    const char *temp_dir;
+    uint32_t read_buffer;      /* initial read buffer of readers, 0 = 1 MiB
+                                  (tests use tiny buffers to reach every
+                                  refill path) */
+} sl_options;
+
+void sl_options_defaults(sl_options *o);
+
+typedef struct sl_input {
+    const char *name;      /* as given; "-" = stdin */
+    uint64_t bytes_raw;    /* bytes read from the file (compressed) */
+    uint64_t bytes;        /* bytes after decompression */
+    uint64_t records;      /* data records read */
+    int64_t size;          /* file size if a regular file, else -1 */
+} sl_input;
+
+struct sl_run {
+    sl_options opt;
+    sl_error err;
+    sl_input *inputs;
+    size_t ninputs;
+    sl_stage **stages;     /* chain, reader first */
+    int nstages;
+    uint64_t records_out;
+    uint64_t bytes_out;
+    uint64_t bad_records;  /* skipped or rejected */
+    void *priv;            /* run internals */
+};
+
+/* Build and execute the whole run.  Returns SL_OK or the (negative) code
+   recorded in run->err.  inputs may be empty (stdin). */
+int sl_run_execute(sl_run *run, const sl_options *opt, const char *const *inputs, size_t ninputs);
+void sl_run_fini(sl_run *run);
+
+/* A stage met a bad record (physical row `row` of b): apply the run's
+   --on-error policy.  Returns SL_OK when the record is to be dropped (it was
+   skipped or written to the reject file, and counted), or a negative code
+   after recording the error with the record's position when the run must
+   stop.  The message says what was wrong and what was expected. */
+int sl_run_bad_record(sl_run *run, const sl_batch *b, uint32_t row, const char *stage,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Parse a size like "64M", "1.5G", "4096" (binary units). */
+int sl_parse_size(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,207 @@
+/*
+ * csv_writer.c - records as CSV or TSV.
+ *
+ * A field is quoted only when it must be (it holds the delimiter, the quote
+ * character, CR or LF) and then libcsv's csv_write2() writes it.  NULL and
+ * absent values are empty; an empty string is written as "" so that reading
+ * the file back keeps NULL and "" apart.
+ *
+ * One header per file: records of a later schema are written under the first
+ * header by name (a field the schema lacks is empty).  A record that carries
+ * a field the header lacks cannot be written without losing it, so it is an
+ * error, unless --header-change block asks for a new header block.
+ */
+#include <csv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "formats/format.h"
+#include "formats/wbuf.h"
+
+typedef struct csv_writer {
+    wbuf out;
+    unsigned char delim, quote;
+    unsigned char needq[256];
+    sl_schema *header;       /* columns of the header written */
+    uint64_t cached_id;      /* schema id the maps below are for */
+    const uint32_t *cached_colmap;
+    int32_t *src;            /* per header column: batch logical col or -1 */
+    uint32_t nsrc_cap;
+    uint32_t *extra;         /* batch logical cols not in the header */
+    uint32_t nextra, extra_cap;
+} csv_writer;
+
+static int put_field(csv_writer *cw, sl_writer *w, const sl_cell *c)
+{
+    if (c->kind == SL_NULL || c->kind == SL_ABSENT)
+        return SL_OK;
+    size_t n = c->len;
+    const unsigned char *p = (const unsigned char *)c->p;
+    if (n == 0)
+        return wbuf_put(&cw->out, w, "\"\"", 2);
+    size_t i = 0;
+    while (i < n && !cw->needq[p[i]])
+        i++;
+    if (i == n)
+        return wbuf_put(&cw->out, w, p, n);
+    char *d = wbuf_reserve(&cw->out, w, 2 * n + 2);
+    if (!d)
+        return w->run->err.code;
+    cw->out.len += csv_write2(d, 2 * n + 2, p, n, cw->quote);
+    return SL_OK;
+}
+
+static int write_header(csv_writer *cw, sl_writer *w, sl_schema *s)
+{
+    for (uint32_t i = 0; i < s->ncols; i++) {
+        if (i && wbuf_put(&cw->out, w, &cw->delim, 1) < 0)
+            return w->run->err.code;
+        sl_cell c = {s->names[i], s->name_len[i], SL_TEXT, {0}};
+        if (put_field(cw, w, &c) < 0)
+            return w->run->err.code;
+    }
+    return wbuf_put(&cw->out, w, "\n", 1);
+}
+
+static int build_maps(csv_writer *cw, sl_writer *w, const sl_batch *b)
+{
+    sl_schema *s = b->schema;
+    if (cw->nsrc_cap < cw->header->ncols) {
+        free(cw->src);
+        cw->src = malloc(cw->header->ncols * sizeof *cw->src);
+        cw->nsrc_cap = cw->header->ncols;
+    }
+    if (cw->extra_cap < s->ncols) {
+        free(cw->extra);
+        cw->extra = malloc(s->ncols * sizeof *cw->extra);
+        cw->extra_cap = s->ncols;
+    }
+    if (!cw->src || !cw->extra)
+        return sl_fail(&w->run->err, SL_E_NOMEM, w->type->name, "out of memory");
+    int same = sl_schema_same_names(cw->header, s);
+    for (uint32_t i = 0; i < cw->header->ncols; i++)
+        cw->src[i] = same ? (int32_t)i : sl_schema_find(s, cw->header->names[i], cw->header->name_len[i]);
+    cw->nextra = 0;
+    if (!same)
+        for (uint32_t j = 0; j < s->ncols; j++)
+            if (sl_schema_find(cw->header, s->names[j], s->name_len[j]) < 0)
+                cw->extra[cw->nextra++] = j;
+    cw->cached_id = s->id;
+    return SL_OK;
+}
+
+static int csv_writer_write(sl_writer *w, const sl_batch *b)
+{
+    csv_writer *cw = w->state;
+    int rc;
+    if (!cw->header) {
+        cw->header = sl_schema_ref(b->schema);
+        if ((rc = write_header(cw, w, cw->header)) < 0)
+            return rc;
+        cw->cached_id = 0;
+    }
+    if (cw->cached_id != b->schema->id && (rc = build_maps(cw, w, b)) < 0)
+        return rc;
+    if (cw->nextra && w->run->opt.header_change == SL_HDRCHG_BLOCK) {
+        /* a new header block for the new schema */
+        sl_schema_unref(cw->header);
+        cw->header = sl_schema_ref(b->schema);
+        if ((rc = wbuf_put(&cw->out, w, "\n", 1)) < 0 || (rc = write_header(cw, w, cw->header)) < 0)
+            return rc;
+        if ((rc = build_maps(cw, w, b)) < 0)
+            return rc;
+    }
+    uint32_t ncols = cw->header->ncols;
+    uint32_t live = sl_batch_live(b);
+    for (uint32_t i = 0; i < live; i++) {
+        uint32_t r = sl_batch_row(b, i);
+        for (uint32_t k = 0; k < cw->nextra; k++) {
+            const sl_cell *c = sl_batch_cell(b, r, cw->extra[k]);
+            if (c->kind != SL_ABSENT) {
+                const sl_rowinfo *in = &b->info[r];
+                const sl_schema *s = b->schema;
+                sl_fail(&w->run->err, SL_E_DATA, w->type->name,
+                        "record has field '%s' that the CSV header lacks (header: %u fields from the first record); "
+                        "CSV has one header: select the fields, or use --header-change block",
+                        s->names[cw->extra[k]], cw->header->ncols);
+                if (in->input < w->run->ninputs)
+                    sl_error_at(&w->run->err, w->run->inputs[in->input].name, in->line, 0, in->record);
+                return SL_E_DATA;
+            }
+        }
+        const sl_cell *row = b->cells + (size_t)r * b->stride;
+        for (uint32_t c = 0; c < ncols; c++) {
+            if (c && wbuf_put(&cw->out, w, &cw->delim, 1) < 0)
+                return w->run->err.code;
+            int32_t sc = cw->src[c];
+            if (sc < 0)
+                continue;
+            if ((rc = put_field(cw, w, &row[sl_batch_phys(b, (uint32_t)sc)])) < 0)
+                return rc;
+        }
+        if ((rc = wbuf_put(&cw->out, w, "\n", 1)) < 0 || (rc = wbuf_maybe_flush(&cw->out, w)) < 0)
+            return rc;
+    }
+    w->records += live;
+    return SL_OK;
+}
+
+static int csv_writer_finish(sl_writer *w)
+{
+    csv_writer *cw = w->state;
+    return wbuf_flush(&cw->out, w);
+}
+
+static void csv_writer_destroy(sl_writer *w)
+{
+    csv_writer *cw = w->state;
+    if (!cw)
+        return;
+    wbuf_fini(&cw->out);
+    if (cw->header)
+        sl_schema_unref(cw->header);
+    free(cw->src);
+    free(cw->extra);
+    free(cw);
+    w->state = NULL;
+}
+
+static int create_common(sl_writer *w, char def_delim)
+{
+    csv_writer *cw = calloc(1, sizeof *cw);
+    if (!cw || wbuf_init(&cw->out) < 0) {
+        free(cw);
+        return sl_fail(&w->run->err, SL_E_NOMEM, w->type->name, "out of memory");
+    }
+    w->state = cw;
+    const sl_options *o = &w->run->opt;
+    cw->delim = (unsigned char)(o->out_delim ? o->out_delim : def_delim);
+    cw->quote = (unsigned char)(o->quote ? o->quote : '"');
+    cw->needq[cw->delim] = 1;
+    cw->needq[cw->quote] = 1;
+    cw->needq['\r'] = 1;
+    cw->needq['\n'] = 1;
+    return SL_OK;
+}
+
+static int csv_writer_create(sl_writer *w) { return create_common(w, ','); }
+static int tsv_writer_create(sl_writer *w) { return create_common(w, '\t'); }
+
+const sl_writer_type sl_csv_writer_type = {
+    .name = "csv",
+    .create = csv_writer_create,
+    .write = csv_writer_write,
+    .finish = csv_writer_finish,
+    .flush = csv_writer_finish,
+    .destroy = csv_writer_destroy,
+};
+
+const sl_writer_type sl_tsv_writer_type = {
+    .name = "tsv",
+    .create = tsv_writer_create,
+    .write = csv_writer_write,
+    .finish = csv_writer_finish,
+    .flush = csv_writer_finish,
+    .destroy = csv_writer_destroy,
+};

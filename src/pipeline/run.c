@@ -1,0 +1,419 @@
+/*
+ * run.c - building the chain, driving it, and the bad-record policy.
+ *
+ * The writer drives: it pulls batches from the last stage until SL_DONE, so
+ * nothing runs ahead of demand and memory stays bounded by the batches the
+ * stages hold.  Output goes through a sink that publishes the file only when
+ * the whole run succeeded.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "formats/format.h"
+#include "formats/json_out.h"
+#include "io/sink.h"
+#include "pipeline/pipeline.h"
+#include "sluice/run.h"
+
+typedef struct run_priv {
+    sl_pipeline_text text;
+    sl_sink *sink;
+    sl_writer writer;
+    int writer_created;
+    sl_sink *reject;
+    char *reject_line;
+    size_t reject_cap;
+} run_priv;
+
+void sl_options_defaults(sl_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->level = -1;
+    o->quote = '"';
+    o->batch_rows = 1024;
+    o->max_field_bytes = 16u << 20;
+    o->max_record_bytes = 32u << 20;
+    o->max_fields = 65536;
+    o->max_depth = 64;
+    o->max_errors = UINT64_MAX;
+    o->max_errors_frac = -1;
+    o->memory_limit = 256u << 20;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int sl_stage_next(sl_stage *st, sl_batch **out)
+{
+    uint64_t t0 = now_ns();
+    int rc = st->type->next(st, out);
+    st->stats.ns += now_ns() - t0;
+    if (rc == SL_BATCH) {
+        st->stats.batches_out++;
+        st->stats.rows_out += sl_batch_live(*out);
+    }
+    if (rc < 0 && st->run->err.code == SL_OK)
+        sl_fail(&st->run->err, rc, st->type->name, "failed without a message (%s)", sl_code_name(rc));
+    return rc;
+}
+
+int sl_parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v < 0)
+        return -1;
+    double m = 1;
+    switch (*end) {
+    case 'k': case 'K': m = 1024.0; end++; break;
+    case 'm': case 'M': m = 1024.0 * 1024; end++; break;
+    case 'g': case 'G': m = 1024.0 * 1024 * 1024; end++; break;
+    case 't': case 'T': m = 1024.0 * 1024 * 1024 * 1024; end++; break;
+    default: break;
+    }
+    if (*end == 'i' && m > 1)
+        end++;
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end)
+        return -1;
+    *out = (uint64_t)(v * m);
+    return 0;
+}
+
+/* ---- the bad-record policy ---- */
+
+static int reject_write(sl_run *run, const sl_rowinfo *in, const char *stage, const char *msg)
+{
+    run_priv *p = run->priv;
+    const char *name = in && in->input < run->ninputs ? run->inputs[in->input].name : "";
+    size_t rawlen = in && in->raw ? in->len : 0;
+    size_t need = 6 * (strlen(name) + strlen(msg) + strlen(stage) + rawlen) + 256;
+    if (need > p->reject_cap) {
+        char *nb = realloc(p->reject_line, need);
+        if (!nb)
+            return sl_fail(&run->err, SL_E_NOMEM, "reject", "out of memory");
+        p->reject_line = nb;
+        p->reject_cap = need;
+    }
+    char *d = p->reject_line;
+    size_t n = 0;
+    n += (size_t)sprintf(d + n, "{\"input\":");
+    long k = sl_json_escape(d + n, name, strlen(name), NULL);
+    n += k > 0 ? (size_t)k : 0;
+    n += (size_t)sprintf(d + n, ",\"line\":%llu,\"offset\":%llu,\"record\":%llu,\"stage\":",
+                         (unsigned long long)(in ? in->line : 0), (unsigned long long)(in ? in->offset : 0),
+                         (unsigned long long)(in ? in->record : 0));
+    k = sl_json_escape(d + n, stage, strlen(stage), NULL);
+    n += k > 0 ? (size_t)k : 0;
+    n += (size_t)sprintf(d + n, ",\"reason\":");
+    k = sl_json_escape(d + n, msg, strlen(msg), NULL);
+    n += k > 0 ? (size_t)k : 0;
+    n += (size_t)sprintf(d + n, ",\"raw\":");
+    if (in && in->raw) {
+        size_t len = in->len;
+        /* strip the record's line break */
+        while (len > 0 && (in->raw[len - 1] == '\n' || in->raw[len - 1] == '\r'))
+            len--;
+        size_t ok = sl_utf8_valid_prefix(in->raw, len);
+        k = sl_json_escape(d + n, in->raw, ok, NULL);
+        n += k > 0 ? (size_t)k : 0;
+    } else {
+        n += (size_t)sprintf(d + n, "null");
+    }
+    n += (size_t)sprintf(d + n, "}\n");
+    return sl_sink_write(p->reject, d, n, &run->err);
+}
+
+int sl_run_bad_record(sl_run *run, const sl_batch *b, uint32_t row, const char *stage, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const sl_rowinfo *in = b && b->info ? &b->info[row] : NULL;
+    const char *name = in && in->input < run->ninputs ? run->inputs[in->input].name : NULL;
+    if (run->opt.on_error == SL_ONERR_STOP) {
+        sl_fail(&run->err, SL_E_DATA, stage, "%s", msg);
+        if (in)
+            sl_error_at(&run->err, name, in->line, 0, in->record);
+        return SL_E_DATA;
+    }
+    run->bad_records++;
+    if (run->opt.on_error == SL_ONERR_REJECT) {
+        int rc = reject_write(run, in, stage, msg);
+        if (rc < 0)
+            return rc;
+    }
+    if (run->bad_records > run->opt.max_errors) {
+        sl_fail(&run->err, SL_E_DATA, stage, "too many bad records: %llu, over the budget of --max-errors %llu; the last: %s",
+                (unsigned long long)run->bad_records, (unsigned long long)run->opt.max_errors, msg);
+        if (in)
+            sl_error_at(&run->err, name, in->line, 0, in->record);
+        return SL_E_DATA;
+    }
+    return SL_OK;
+}
+
+/* ---- building and running ---- */
+
+static const sl_format *input_format(sl_run *run)
+{
+    sl_error *err = &run->err;
+    if (run->opt.from) {
+        const sl_format *f = sl_format_find(run->opt.from);
+        if (!f)
+            sl_fail(err, SL_E_USAGE, "options", "unknown input format '%s' (expected csv, tsv, ndjson or lines)", run->opt.from);
+        return f;
+    }
+    const sl_format *f = NULL;
+    for (size_t i = 0; i < run->ninputs; i++) {
+        const char *name = run->inputs[i].name;
+        const sl_format *g = strcmp(name, "-") == 0 ? NULL : sl_format_for_path(name);
+        if (!g) {
+            if (strcmp(name, "-") != 0) {
+                sl_fail(err, SL_E_USAGE, "options",
+                        "cannot tell the format of '%s' from its name (expected .csv, .tsv, .ndjson or .jsonl, optionally "
+                        "with .gz or .zst; or give --from)", name);
+                return NULL;
+            }
+            g = sl_format_find("csv");
+        }
+        if (f && g != f) {
+            sl_fail(err, SL_E_USAGE, "options", "inputs of different formats (%s and %s) in one stream; give --from to read them "
+                    "all as one format", f->name, g->name);
+            return NULL;
+        }
+        f = g;
+    }
+    return f;
+}
+
+static const sl_format *output_format(sl_run *run, const sl_format *in)
+{
+    if (run->opt.to) {
+        const sl_format *f = sl_format_find(run->opt.to);
+        if (!f)
+            sl_fail(&run->err, SL_E_USAGE, "options", "unknown output format '%s' (expected csv, tsv, ndjson or lines)", run->opt.to);
+        return f;
+    }
+    const char *o = run->opt.output;
+    if (o && strcmp(o, "-") != 0) {
+        const sl_format *f = sl_format_for_path(o);
+        if (f)
+            return f;
+        struct stat st;
+        if (stat(o, &st) == 0 && !S_ISREG(st.st_mode))
+            return in; /* /dev/null, a FIFO: same as the input */
+        sl_fail(&run->err, SL_E_USAGE, "options", "cannot tell the output format from '%s' (expected .csv, .tsv, .ndjson or "
+                ".jsonl, optionally with .gz or .zst; or give --to)", o);
+        return NULL;
+    }
+    return in;
+}
+
+static int build(sl_run *run)
+{
+    run_priv *p = run->priv;
+    sl_error *err = &run->err;
+    const sl_format *inf = input_format(run);
+    if (!inf)
+        return err->code;
+    const sl_format *outf = output_format(run, inf);
+    if (!outf)
+        return err->code;
+    if (!run->opt.pipeline)
+        return sl_fail(err, SL_E_USAGE, "options", "no pipeline given");
+    int rc = sl_pipeline_parse(run->opt.pipeline, &p->text, err);
+    if (rc < 0)
+        return rc;
+    run->nstages = (int)p->text.n + 1;
+    run->stages = calloc((size_t)run->nstages, sizeof *run->stages);
+    if (!run->stages)
+        return sl_fail(err, SL_E_NOMEM, "pipeline", "out of memory");
+    for (int i = 0; i < run->nstages; i++) {
+        sl_stage *st = calloc(1, sizeof *st);
+        if (!st)
+            return sl_fail(err, SL_E_NOMEM, "pipeline", "out of memory");
+        run->stages[i] = st;
+        st->run = run;
+        st->index = i;
+        st->input = i ? run->stages[i - 1] : NULL;
+        if (i == 0) {
+            st->type = inf->reader;
+            st->text = inf->name;
+            rc = st->type->create(st, "", err);
+        } else {
+            const sl_stage_text *t = &p->text.stages[i - 1];
+            st->type = sl_stage_type_find(t->name, strlen(t->name));
+            st->text = t->text;
+            rc = st->type->create(st, t->args, err);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    for (int i = 0; i < run->nstages; i++) {
+        rc = run->stages[i]->type->open(run->stages[i]);
+        run->stages[i]->opened = 1;
+        if (rc < 0)
+            return rc;
+    }
+    /* the output: the compression comes from the option, else the name */
+    sl_comp comp = sl_comp_for_path(run->opt.output);
+    if (run->opt.compress) {
+        if (strcmp(run->opt.compress, "gzip") == 0 || strcmp(run->opt.compress, "gz") == 0)
+            comp = SL_COMP_GZIP;
+        else if (strcmp(run->opt.compress, "zstd") == 0 || strcmp(run->opt.compress, "zst") == 0)
+            comp = SL_COMP_ZSTD;
+        else if (strcmp(run->opt.compress, "none") == 0)
+            comp = SL_COMP_NONE;
+        else
+            return sl_fail(err, SL_E_USAGE, "options", "unknown compression '%s' (expected gzip, zstd or none)", run->opt.compress);
+    }
+    if (comp == SL_COMP_GZIP && run->opt.level > 9)
+        return sl_fail(err, SL_E_USAGE, "options", "gzip level %d is out of range (expected 1..9)", run->opt.level);
+    if (comp == SL_COMP_ZSTD && run->opt.level > 22)
+        return sl_fail(err, SL_E_USAGE, "options", "zstd level %d is out of range (expected 1..22)", run->opt.level);
+    if (run->opt.on_error == SL_ONERR_REJECT) {
+        p->reject = sl_sink_open(run->opt.reject_path, sl_comp_for_path(run->opt.reject_path), -1, err);
+        if (!p->reject)
+            return err->code;
+    }
+    p->sink = sl_sink_open(run->opt.output, comp, run->opt.level, err);
+    if (!p->sink)
+        return err->code;
+    p->writer.type = outf->writer;
+    p->writer.run = run;
+    p->writer.sink = p->sink;
+    rc = p->writer.type->create(&p->writer);
+    p->writer_created = 1;
+    return rc;
+}
+
+static int drive(sl_run *run)
+{
+    run_priv *p = run->priv;
+    sl_stage *last = run->stages[run->nstages - 1];
+    sl_writer *w = &p->writer;
+    /* records appear as they arrive when the input is a pipe or terminal and
+       the output is not a regular file */
+    int streaming = 0;
+    struct stat st;
+    for (size_t i = 0; i < run->ninputs; i++)
+        if (strcmp(run->inputs[i].name, "-") == 0 && fstat(0, &st) == 0 && !S_ISREG(st.st_mode))
+            streaming = 1;
+    const char *o = run->opt.output;
+    if (o && strcmp(o, "-") != 0 && (stat(o, &st) != 0 || S_ISREG(st.st_mode)))
+        streaming = 0;
+    if ((!o || strcmp(o, "-") == 0) && fstat(1, &st) == 0 && S_ISREG(st.st_mode))
+        streaming = 0;
+    for (;;) {
+        sl_batch *b;
+        int rc = sl_stage_next(last, &b);
+        if (rc < 0)
+            return rc;
+        if (rc == SL_DONE)
+            break;
+        rc = w->type->write(w, b);
+        if (rc < 0)
+            return rc;
+        if (streaming) {
+            if (w->type->flush && (rc = w->type->flush(w)) < 0)
+                return rc;
+            if ((rc = sl_sink_flush(p->sink, &run->err)) < 0)
+                return rc;
+        }
+    }
+    int rc = w->type->finish(w);
+    if (rc < 0)
+        return rc;
+    if (run->opt.max_errors_frac >= 0 && run->bad_records) {
+        uint64_t total = 0;
+        for (size_t i = 0; i < run->ninputs; i++)
+            total += run->inputs[i].records;
+        if ((double)run->bad_records > run->opt.max_errors_frac * (double)total)
+            return sl_fail(&run->err, SL_E_DATA, "run", "too many bad records: %llu of %llu (%.4g%%), over the budget of "
+                           "--max-errors %.4g%%", (unsigned long long)run->bad_records, (unsigned long long)total,
+                           100.0 * (double)run->bad_records / (double)(total ? total : 1), 100.0 * run->opt.max_errors_frac);
+    }
+    return SL_OK;
+}
+
+int sl_run_execute(sl_run *run, const sl_options *opt, const char *const *inputs, size_t ninputs)
+{
+    memset(run, 0, sizeof *run);
+    run->opt = *opt;
+    run_priv *p = calloc(1, sizeof *p);
+    static const char *const stdin_only[] = {"-"};
+    if (ninputs == 0) {
+        inputs = stdin_only;
+        ninputs = 1;
+    }
+    run->inputs = calloc(ninputs, sizeof *run->inputs);
+    if (!p || !run->inputs) {
+        free(p);
+        return sl_fail(&run->err, SL_E_NOMEM, "run", "out of memory");
+    }
+    run->priv = p;
+    run->ninputs = ninputs;
+    for (size_t i = 0; i < ninputs; i++) {
+        run->inputs[i].name = inputs[i];
+        run->inputs[i].size = -1;
+    }
+    int rc = build(run);
+    if (rc == SL_OK)
+        rc = drive(run);
+    if (rc == SL_OK)
+        rc = sl_sink_commit(p->sink, &run->err);
+    if (p->reject) {
+        /* the reject file is kept whatever the outcome: it explains it */
+        sl_error ignore;
+        sl_error_clear(&ignore);
+        if (sl_sink_commit(p->reject, rc == SL_OK ? &run->err : &ignore) < 0 && rc == SL_OK)
+            rc = run->err.code;
+    }
+    if (p->sink) {
+        run->bytes_out = sl_sink_bytes(p->sink);
+        if (rc < 0)
+            sl_sink_abort(p->sink);
+    }
+    run->records_out = p->writer.records;
+    if (rc < 0 && run->err.code == SL_OK)
+        sl_fail(&run->err, rc, "run", "failed (%s)", sl_code_name(rc));
+    return rc < 0 ? run->err.code : SL_OK;
+}
+
+void sl_run_fini(sl_run *run)
+{
+    run_priv *p = run->priv;
+    for (int i = run->nstages - 1; i >= 0; i--) {
+        if (run->stages && run->stages[i]) {
+            if (run->stages[i]->type && run->stages[i]->type->close)
+                run->stages[i]->type->close(run->stages[i]);
+            free(run->stages[i]);
+        }
+    }
+    free(run->stages);
+    run->stages = NULL;
+    if (p) {
+        if (p->writer_created && p->writer.type->destroy)
+            p->writer.type->destroy(&p->writer);
+        sl_sink_close(p->sink);
+        sl_sink_close(p->reject);
+        free(p->reject_line);
+        sl_pipeline_text_free(&p->text);
+        free(p);
+    }
+    run->priv = NULL;
+    free(run->inputs);
+    run->inputs = NULL;
+}

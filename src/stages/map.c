@@ -1,0 +1,222 @@
+/*
+ * map.c - `map a = EXPR, b = EXPR` computes fields.
+ *
+ * Assignments run left to right and each sees the ones before it; assigning
+ * a field the input has replaces it in place, a new name is appended.  The
+ * output schema (input names + new names) is built once per input schema.
+ *
+ * Map owns its output batch: for each live input row it copies the input's
+ * cells (pointers only: the input batch stays valid while ours is in use,
+ * since we pull again only on our own next call), then evaluates the
+ * assignments against the output row and writes each value as a cell whose
+ * text lives in the output batch's arena.  Row info is copied, so errors
+ * downstream keep their positions.  When the output holds fewer rows than
+ * the input (a wider schema lowers the row capacity), one input batch is
+ * handed on in several parts.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "expr/expr.h"
+#include "sluice/run.h"
+
+typedef struct map_state {
+    sl_expr_assign *as;
+    size_t n;
+    uint32_t *target;     /* per assignment: output column */
+    uint32_t *nvis;       /* per assignment: columns it may read */
+    uint64_t in_id;       /* input schema the plan is for */
+    bool planned;
+    sl_schema *schema;    /* output schema (one reference) */
+    uint32_t nin, nout;
+    sl_batch out;
+    bool out_init;
+    sl_batch *in;         /* input batch being mapped */
+    uint32_t pos;         /* next live index of in */
+    sl_arena scratch;     /* strings made while evaluating one row */
+} map_state;
+
+static size_t arena_cap(const sl_stage *st)
+{
+    uint64_t cap = st->run ? st->run->opt.max_record_bytes * 4 : 0;
+    if (cap < (64u << 20)) cap = 64u << 20;
+    return (size_t)cap;
+}
+
+static int map_create(sl_stage *st, const char *args, sl_error *err)
+{
+    map_state *s = calloc(1, sizeof *s);
+    if (!s) return sl_fail(err, SL_E_NOMEM, "map", "out of memory");
+    st->state = s;
+    sl_arena_init(&s->scratch, 16 * 1024, arena_cap(st));
+    if (!args) args = "";
+    const char *text = args;
+    size_t start = 0;
+    if (st->text) {
+        size_t tl = strlen(st->text), al = strlen(args);
+        if (tl >= al && strcmp(st->text + tl - al, args) == 0) {
+            text = st->text;
+            start = tl - al;
+        }
+    }
+    int rc = sl_expr_compile_assignments(text, start, "map", &s->as, &s->n, err);
+    if (rc) return rc;
+    s->target = calloc(s->n, sizeof *s->target);
+    s->nvis = calloc(s->n, sizeof *s->nvis);
+    if (!s->target || !s->nvis) return sl_fail(err, SL_E_NOMEM, "map", "out of memory");
+    return SL_OK;
+}
+
+static int map_open(sl_stage *st)
+{
+    map_state *s = st->state;
+    uint32_t rows = st->run && st->run->opt.batch_rows ? st->run->opt.batch_rows : 1024;
+    if (sl_batch_init(&s->out, rows, 1, arena_cap(st)) < 0) {
+        s->out_init = true;
+        return sl_fail(&st->run->err, SL_E_NOMEM, "map", "out of memory");
+    }
+    s->out_init = true;
+    return SL_OK;
+}
+
+/* Output schema and assignment targets for a new input schema. */
+static int plan(sl_stage *st, map_state *s, const sl_schema *in)
+{
+    sl_error *err = &st->run->err;
+    uint32_t max = in->ncols + (uint32_t)s->n;
+    const char **names = malloc((max ? max : 1) * sizeof *names);
+    uint32_t *lens = malloc((max ? max : 1) * sizeof *lens);
+    if (!names || !lens) {
+        free(names);
+        free(lens);
+        return sl_fail(err, SL_E_NOMEM, "map", "out of memory");
+    }
+    uint32_t k = 0;
+    for (uint32_t c = 0; c < in->ncols; c++) {
+        names[k] = in->names[c];
+        lens[k++] = in->name_len[c];
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        const sl_expr_assign *a = &s->as[i];
+        s->nvis[i] = k;
+        uint32_t c = 0;
+        while (c < k && !(lens[c] == a->name_len && memcmp(names[c], a->name, a->name_len) == 0)) c++;
+        if (c == k) {
+            names[k] = a->name;
+            lens[k++] = a->name_len;
+        }
+        s->target[i] = c;
+    }
+    sl_schema *out = sl_schema_new(k, names, lens);
+    free(names);
+    free(lens);
+    if (!out) return sl_fail(err, SL_E_NOMEM, "map", "out of memory");
+    out->open = in->open;
+    if (s->schema) sl_schema_unref(s->schema);
+    s->schema = out;
+    s->nin = in->ncols;
+    s->nout = k;
+    s->in_id = in->id;
+    s->planned = true;
+    unsigned flags = in->open ? SL_EXPR_BIND_OPEN : 0;
+    for (size_t i = 0; i < s->n; i++) {
+        int rc = sl_expr_bind(s->as[i].prog, out, s->nvis[i], flags, err);
+        if (rc) return rc;
+    }
+    return SL_OK;
+}
+
+static int map_next(sl_stage *st, sl_batch **outp)
+{
+    map_state *s = st->state;
+    sl_run *run = st->run;
+    int rc;
+    for (;;) {
+        if (!s->in || s->pos >= sl_batch_live(s->in)) {
+            s->in = NULL;
+            sl_batch *in;
+            rc = sl_stage_next(st->input, &in);
+            if (rc != SL_BATCH) return rc;
+            s->in = in;
+            s->pos = 0;
+            if ((!s->planned || in->schema->id != s->in_id) && (rc = plan(st, s, in->schema))) return rc;
+        }
+        sl_batch *in = s->in, *out = &s->out;
+        if ((rc = sl_batch_reset(out, s->schema, s->nout ? s->nout : 1)) < 0)
+            return sl_fail(&run->err, SL_E_NOMEM, "map", "out of memory");
+        uint32_t live = sl_batch_live(in), k = 0, stride = out->stride;
+        while (s->pos < live && k < out->cap_rows) {
+            uint32_t row = sl_batch_row(in, s->pos++);
+            sl_cell *dst = &out->cells[(size_t)k * stride];
+            for (uint32_t c = 0; c < s->nin; c++) dst[c] = *sl_batch_cell(in, row, c);
+            for (uint32_t c = s->nin; c < s->nout; c++) dst[c] = (sl_cell){NULL, 0, SL_NULL, {0}};
+            if (in->info) out->info[k] = in->info[row];
+            else memset(&out->info[k], 0, sizeof out->info[k]);
+            out->nrows = k + 1;
+            bool dropped = false;
+            if (s->scratch.first) sl_arena_reset(&s->scratch);
+            for (size_t i = 0; i < s->n && !dropped; i++) {
+                sl_expr *prog = s->as[i].prog;
+                sl_value v;
+                rc = sl_expr_eval(prog, out, k, &s->scratch, &v);
+                if (rc == SL_E_DATA) {
+                    rc = sl_run_bad_record(run, out, k, "map", "%s = ...: %s", s->as[i].name, sl_expr_errmsg(prog));
+                    if (rc < 0) return rc;
+                    dropped = true;
+                    break;
+                }
+                if (rc == SL_OK && sl_value_to_cell(&v, &out->arena, &dst[s->target[i]]) != SL_OK) {
+                    rc = SL_E_NOMEM;
+                }
+                if (rc != SL_OK) {
+                    sl_fail(&run->err, SL_E_NOMEM, "map",
+                            "computed values of one batch are over the memory cap of %zu bytes (records too large?)",
+                            arena_cap(st));
+                    if (out->info) sl_error_at(&run->err, NULL, out->info[k].line, 0, out->info[k].record);
+                    return SL_E_NOMEM;
+                }
+            }
+            if (!dropped) k++;
+        }
+        out->nrows = k;
+        if (k > 0) {
+            *outp = out;
+            return SL_BATCH;
+        }
+    }
+}
+
+static void map_close(sl_stage *st)
+{
+    map_state *s = st->state;
+    if (!s) return;
+    sl_expr_assign_free(s->as, s->n);
+    free(s->target);
+    free(s->nvis);
+    if (s->out_init) sl_batch_fini(&s->out);
+    if (s->schema) sl_schema_unref(s->schema);
+    sl_arena_fini(&s->scratch);
+    free(s);
+    st->state = NULL;
+}
+
+const sl_stage_type sl_map_stage_type = {
+    .name = "map",
+    .usage = "map NAME = EXPRESSION[, NAME = EXPRESSION...]",
+    .summary = "compute fields from expressions",
+    .help = "Sets each NAME to the value of its EXPRESSION, left to right: a later\n"
+            "assignment sees the earlier ones.  An existing field is replaced where it\n"
+            "is; a new one is added at the end.  Numbers are written in their shortest\n"
+            "form (14, 86.18), text as strings, null as an empty field.\n"
+            "\n"
+            "  map f = round(celsius * 9 / 5 + 32, 2)\n"
+            "  map total = price * quantity, total = round(total * 1.2, 2)\n"
+            "  map name = coalesce(name, \"Unknown\"), `full name` = first || \" \" || last\n"
+            "\n"
+            "The language is in docs/expressions.md; `sluice help functions` lists\n"
+            "the functions.\n",
+    .create = map_create,
+    .open = map_open,
+    .next = map_next,
+    .close = map_close,
+};
