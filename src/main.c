@@ -12,21 +12,28 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <stdarg.h>
+#include <sys/resource.h>
+#include <time.h>
+
 #include "formats/format.h"
+#include "formats/json_out.h"
 #include "io/cleanup.h"
+#include "io/sink.h"
 #include "sluice/run.h"
 
 enum opt_id {
     O_OUTPUT, O_FILE, O_FROM, O_TO, O_DELIM, O_OUT_DELIM, O_QUOTE, O_NO_HEADER, O_NO_INFER, O_COMPRESS, O_LEVEL,
     O_HEADER_CHANGE, O_ON_ERROR, O_MAX_ERRORS, O_BATCH_ROWS, O_MAX_FIELD, O_MAX_RECORD, O_MAX_FIELDS, O_MAX_DEPTH,
-    O_CSV_PARSER, O_JSON_PARSER, O_MEMORY, O_TEMP_DIR, O_QUIET, O_HELP, O_VERSION, O_MAN
+    O_CSV_PARSER, O_JSON_PARSER, O_MEMORY, O_TEMP_DIR, O_QUIET, O_HELP, O_VERSION, O_MAN, O_VAR, O_CHECK, O_STATS,
+    O_PROGRESS, O_LOG_FORMAT
 };
 
 typedef struct opt_def {
     int id;
     char short_name;
     const char *long_name;
-    const char *arg;   /* NULL = flag */
+    const char *arg;   /* NULL = flag; "[=X]" = optional value, only as --opt=X */
     const char *help;
     const char *section;
 } opt_def;
@@ -41,6 +48,11 @@ static const opt_def options[] = {
      "standard input is csv.", "Input and output"},
     {O_TO, 0, "to", "FORMAT", "Output format: csv, tsv, ndjson or lines. Default: from the -o name, else the input "
      "format.", "Input and output"},
+    {O_VAR, 0, "var", "NAME=VALUE", "Set ${NAME} in the pipeline text (a pipeline file or the command line). "
+     "Unset variables are looked up in the environment; a variable set nowhere is an error.", "Input and output"},
+    {O_CHECK, 0, "check", NULL, "Check the pipeline (stages, arguments, expressions, options) and exit without "
+     "reading or writing anything: 0 when it is valid, 64 with the position of the first problem.",
+     "Input and output"},
     {O_COMPRESS, 0, "compress", "METHOD", "Compress the output with gzip, zstd or none, whatever its name.",
      "Input and output"},
     {O_LEVEL, 0, "level", "N", "Compression level (gzip 1-9, default 6; zstd 1-22, default 3).", "Input and output"},
@@ -70,6 +82,13 @@ static const opt_def options[] = {
      "Parsers"},
     {O_JSON_PARSER, 0, "json-parser", "NAME", "fast (default) or jansson: the same records, jansson is slower and "
      "rewrites numbers in its own spelling.", "Parsers"},
+    {O_STATS, 0, "stats", "[=FILE]", "At the end, write one JSON object with the run's statistics (per stage records "
+     "in and out and seconds, inputs and output with sizes, bad records, peak memory, wall and CPU seconds) to FILE, "
+     "or to standard error.", "General"},
+    {O_PROGRESS, 0, "progress", NULL, "Draw a progress line on standard error (bytes of the total, records, rate, "
+     "ETA) when it is a terminal.", "General"},
+    {O_LOG_FORMAT, 0, "log-format", "FORMAT", "text (default) or json: every message on standard error as one JSON "
+     "object per line.", "General"},
     {O_QUIET, 'q', "quiet", NULL, "Print nothing but errors.", "General"},
     {O_HELP, 'h', "help", NULL, "Show this help and exit.", "General"},
     {O_VERSION, 'V', "version", NULL, "Show the version and exit.", "General"},
@@ -238,6 +257,18 @@ static int usage_error(const char *fmt, const char *a)
     return SL_EXIT_USAGE;
 }
 
+/* What the command line asks of main itself (the rest goes to sl_options). */
+typedef struct cli {
+    const char *pipeline_file;
+    int quiet;
+    const char **vars;     /* "NAME=VALUE" */
+    int nvars;
+    int stats;             /* --stats given */
+    const char *stats_file;
+    int progress;
+    int log_json;
+} cli;
+
 static int parse_char(const char *v, char *out)
 {
     if (strcmp(v, "tab") == 0 || strcmp(v, "\\t") == 0) {
@@ -284,12 +315,33 @@ static void on_signal(int sig)
 }
 
 /* apply one option with its value (or NULL); returns 0 or an exit status */
-static int apply(sl_options *o, const opt_def *d, const char *v, const char **pipeline_file, int *quiet)
+static int apply(sl_options *o, const opt_def *d, const char *v, cli *c)
 {
     uint64_t n;
     switch (d->id) {
     case O_OUTPUT: o->output = v; break;
-    case O_FILE: *pipeline_file = v; break;
+    case O_FILE: c->pipeline_file = v; break;
+    case O_VAR: {
+        const char *eq = strchr(v, '=');
+        if (!eq || eq == v)
+            return usage_error("--var expects NAME=VALUE, not '%s'", v);
+        c->vars[c->nvars++] = v;
+        break;
+    }
+    case O_CHECK: o->check_only = true; break;
+    case O_STATS:
+        c->stats = 1;
+        c->stats_file = v;
+        break;
+    case O_PROGRESS: c->progress = 1; break;
+    case O_LOG_FORMAT:
+        if (strcmp(v, "json") == 0)
+            c->log_json = 1;
+        else if (strcmp(v, "text") == 0)
+            c->log_json = 0;
+        else
+            return usage_error("--log-format expects text or json, not '%s'", v);
+        break;
     case O_FROM: o->from = v; break;
     case O_TO: o->to = v; break;
     case O_COMPRESS: o->compress = v; break;
@@ -393,7 +445,7 @@ static int apply(sl_options *o, const opt_def *d, const char *v, const char **pi
         else
             return usage_error("--json-parser expects fast or jansson, not '%s'", v);
         break;
-    case O_QUIET: *quiet = 1; break;
+    case O_QUIET: c->quiet = 1; break;
     case O_HELP: print_help(); return -1;
     case O_VERSION: printf("sluice %s\n", SLUICE_VERSION); return -1;
     case O_MAN: print_man(); return -1;
@@ -401,23 +453,312 @@ static int apply(sl_options *o, const opt_def *d, const char *v, const char **pi
     return 0;
 }
 
+/* ---- ${name} variables ---- */
+
+/* Expand ${NAME} from --var, else the environment.  Returns a malloc'd
+   string, or NULL after printing nothing: *bad_name / *bad_line / *bad_col
+   say which variable is unset. */
+static char *expand_vars(const char *text, const cli *c, char *bad_name, size_t bad_cap, size_t *bad_line,
+                         size_t *bad_col)
+{
+    size_t cap = strlen(text) + 64, n = 0, line = 1, col = 1;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    for (const char *p = text; *p;) {
+        if (p[0] == '$' && p[1] == '{') {
+            const char *e = strchr(p + 2, '}');
+            size_t nl = e ? (size_t)(e - (p + 2)) : 0;
+            const char *val = NULL;
+            char name[128];
+            if (e && nl > 0 && nl < sizeof name) {
+                memcpy(name, p + 2, nl);
+                name[nl] = 0;
+                for (int k = c->nvars - 1; k >= 0 && !val; k--)
+                    if (strncmp(c->vars[k], name, nl) == 0 && c->vars[k][nl] == '=')
+                        val = c->vars[k] + nl + 1;
+                if (!val)
+                    val = getenv(name);
+            }
+            if (!val) {
+                snprintf(bad_name, bad_cap, "%.*s", e ? (int)(e - p + 1) : 2, p);
+                *bad_line = line;
+                *bad_col = col;
+                free(out);
+                return NULL;
+            }
+            size_t vl = strlen(val);
+            if (n + vl + 1 > cap) {
+                cap = (n + vl + 1) * 2;
+                char *nb = realloc(out, cap);
+                if (!nb) {
+                    free(out);
+                    return NULL;
+                }
+                out = nb;
+            }
+            memcpy(out + n, val, vl);
+            n += vl;
+            col += (size_t)(e - p) + 1;
+            p = e + 1;
+            continue;
+        }
+        if (n + 2 > cap) {
+            cap *= 2;
+            char *nb = realloc(out, cap);
+            if (!nb) {
+                free(out);
+                return NULL;
+            }
+            out = nb;
+        }
+        if (*p == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+        out[n++] = *p++;
+    }
+    out[n] = 0;
+    return out;
+}
+
+/* ---- progress ---- */
+
+typedef struct progress {
+    int on;
+    double t0, last;
+    int drawn;
+} progress;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void human(double b, char *out, size_t n)
+{
+    const char *u[] = {"B", "kB", "MB", "GB", "TB"};
+    int k = 0;
+    while (b >= 1000 && k < 4) {
+        b /= 1000;
+        k++;
+    }
+    snprintf(out, n, k ? "%.1f %s" : "%.0f %s", b, u[k]);
+}
+
+static void progress_draw(sl_run *run, progress *pg, int final)
+{
+    double t = now_s();
+    if (!final && t - pg->last < 0.25)
+        return;
+    pg->last = t;
+    uint64_t done = sl_run_bytes_read(run);
+    int64_t total = sl_run_bytes_total(run);
+    uint64_t recs = 0;
+    for (size_t i = 0; i < run->ninputs; i++)
+        recs += run->inputs[i].records;
+    double el = t - pg->t0, rate = el > 0 ? (double)done / el : 0;
+    char a[32], b[32], r[32], line[200];
+    human((double)done, a, sizeof a);
+    human(rate, r, sizeof r);
+    int n;
+    if (total > 0) {
+        human((double)total, b, sizeof b);
+        double frac = (double)done / (double)total;
+        double eta = rate > 0 ? ((double)total - (double)done) / rate : 0;
+        n = snprintf(line, sizeof line, "sluice: %s of %s (%3.0f%%)  %llu records  %s/s  ETA %d:%02d", a, b, frac * 100,
+                     (unsigned long long)recs, r, (int)eta / 60, (int)eta % 60);
+    } else {
+        n = snprintf(line, sizeof line, "sluice: %s  %llu records  %s/s", a, (unsigned long long)recs, r);
+    }
+    fprintf(stderr, "\r%-*s", n < 79 ? 79 : n, line);
+    if (final)
+        fputc('\n', stderr);
+    fflush(stderr);
+    pg->drawn = 1;
+}
+
+static void on_batch(sl_run *run, void *ctx)
+{
+    progress_draw(run, ctx, 0);
+}
+
+/* ---- stats and JSON messages ---- */
+
+typedef struct jbuf {
+    char *p;
+    size_t n, cap;
+} jbuf;
+
+static void jput(jbuf *j, const char *s, size_t len)
+{
+    if (j->n + len + 1 > j->cap) {
+        j->cap = (j->n + len + 1) * 2;
+        char *nb = realloc(j->p, j->cap);
+        if (!nb)
+            return;
+        j->p = nb;
+    }
+    memcpy(j->p + j->n, s, len);
+    j->n += len;
+    j->p[j->n] = 0;
+}
+
+static void jf(jbuf *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void jf(jbuf *j, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    jput(j, tmp, n < (int)sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+static void jstr(jbuf *j, const char *s)
+{
+    if (!s) {
+        jput(j, "null", 4);
+        return;
+    }
+    size_t len = strlen(s);
+    size_t ok = sl_utf8_valid_prefix(s, len);
+    char *d = malloc(6 * ok + 3);
+    if (!d)
+        return;
+    long k = sl_json_escape(d, s, ok, NULL);
+    jput(j, d, (size_t)k);
+    free(d);
+}
+
+static void json_error_fields(jbuf *j, const sl_error *e)
+{
+    jf(j, "\"code\":");
+    jstr(j, sl_code_name(e->code));
+    jf(j, ",\"stage\":");
+    jstr(j, e->stage[0] ? e->stage : NULL);
+    jf(j, ",\"input\":");
+    jstr(j, e->input[0] ? e->input : NULL);
+    jf(j, ",\"line\":%llu,\"column\":%llu,\"record\":%llu,\"message\":", (unsigned long long)e->line,
+       (unsigned long long)e->col, (unsigned long long)e->record);
+    jstr(j, e->msg);
+}
+
+static void log_message(const cli *c, const char *level, const sl_error *e, const char *text, int exit_status)
+{
+    if (!c->log_json) {
+        fprintf(stderr, "%s\n", text);
+        return;
+    }
+    jbuf j = {0};
+    jf(&j, "{\"level\":");
+    jstr(&j, level);
+    if (e) {
+        jput(&j, ",", 1);
+        json_error_fields(&j, e);
+    } else {
+        jf(&j, ",\"message\":");
+        jstr(&j, text);
+    }
+    jf(&j, ",\"exit\":%d}\n", exit_status);
+    if (j.p)
+        fputs(j.p, stderr);
+    free(j.p);
+}
+
+static void write_stats(const cli *c, sl_run *run, int status, double wall)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+                 (double)ru.ru_stime.tv_usec / 1e6;
+    jbuf j = {0};
+    uint64_t rin = 0;
+    for (size_t i = 0; i < run->ninputs; i++)
+        rin += run->inputs[i].records;
+    jf(&j, "{\"sluice\":\"%s\",\"exit\":%d,\"ok\":%s,\"error\":", SLUICE_VERSION, status,
+       run->err.code == SL_OK ? "true" : "false");
+    if (run->err.code != SL_OK) {
+        jput(&j, "{", 1);
+        json_error_fields(&j, &run->err);
+        jput(&j, "}", 1);
+    } else {
+        jput(&j, "null", 4);
+    }
+    jf(&j, ",\"wall_seconds\":%.6f,\"cpu_seconds\":%.6f,\"peak_rss_bytes\":%llu,\"memory_budget_peak_bytes\":%llu",
+       wall, cpu, (unsigned long long)ru.ru_maxrss * 1024ull, (unsigned long long)run->mem_peak);
+    jf(&j, ",\"records_in\":%llu,\"records_out\":%llu,\"bad_records\":%llu", (unsigned long long)rin,
+       (unsigned long long)run->records_out, (unsigned long long)run->bad_records);
+    jf(&j, ",\"inputs\":[");
+    for (size_t i = 0; i < run->ninputs; i++) {
+        const sl_input *in = &run->inputs[i];
+        jf(&j, "%s{\"name\":", i ? "," : "");
+        jstr(&j, strcmp(in->name, "-") == 0 ? "(stdin)" : in->name);
+        jf(&j, ",\"size_bytes\":");
+        if (in->size >= 0)
+            jf(&j, "%lld", (long long)in->size);
+        else
+            jf(&j, "null");
+        jf(&j, ",\"bytes_read\":%llu,\"bytes_decompressed\":%llu,\"records\":%llu}", (unsigned long long)in->bytes_raw,
+           (unsigned long long)in->bytes, (unsigned long long)in->records);
+    }
+    jf(&j, "],\"output\":{\"name\":");
+    jstr(&j, run->opt.output && strcmp(run->opt.output, "-") != 0 ? run->opt.output : "(stdout)");
+    jf(&j, ",\"bytes\":%llu,\"records\":%llu},\"stages\":[", (unsigned long long)run->bytes_out,
+       (unsigned long long)run->records_out);
+    for (int i = 0; i < run->nstages; i++) {
+        const sl_stage *st = run->stages[i];
+        if (!st || !st->type)
+            continue;
+        uint64_t in_rows = i == 0 ? rin : run->stages[i - 1]->stats.rows_out;
+        uint64_t up_ns = i == 0 ? 0 : run->stages[i - 1]->stats.ns;
+        jf(&j, "%s{\"stage\":", i ? "," : "");
+        jstr(&j, st->type->name);
+        jf(&j, ",\"text\":");
+        jstr(&j, st->text);
+        jf(&j, ",\"records_in\":%llu,\"records_out\":%llu,\"batches_out\":%llu,\"seconds\":%.6f,\"seconds_self\":%.6f}",
+           (unsigned long long)in_rows, (unsigned long long)st->stats.rows_out,
+           (unsigned long long)st->stats.batches_out, (double)st->stats.ns / 1e9,
+           (double)(st->stats.ns > up_ns ? st->stats.ns - up_ns : 0) / 1e9);
+    }
+    jf(&j, "]}\n");
+    if (!j.p)
+        return;
+    if (c->stats_file) {
+        sl_error e;
+        sl_error_clear(&e);
+        sl_sink *sk = sl_sink_open(c->stats_file, SL_COMP_NONE, -1, &e);
+        if (!sk || sl_sink_write(sk, j.p, j.n, &e) < 0 || sl_sink_commit(sk, &e) < 0) {
+            char msg[2048];
+            sl_error_format(&e, msg, sizeof msg);
+            fprintf(stderr, "%s\n", msg);
+        }
+        sl_sink_close(sk);
+    } else {
+        fputs(j.p, stderr);
+    }
+    free(j.p);
+}
+
 int main(int argc, char **argv)
 {
     sl_options opt;
     sl_options_defaults(&opt);
-    const char *pipeline_file = NULL;
-    int quiet = 0;
+    cli c;
+    memset(&c, 0, sizeof c);
     const char **operands = calloc((size_t)argc + 1, sizeof *operands);
-    int nops = 0;
-    if (!operands)
+    c.vars = calloc((size_t)argc + 1, sizeof *c.vars);
+    int nops = 0, status = 0;
+    char *file_text = NULL, *expanded = NULL;
+    if (!operands || !c.vars)
         return SL_EXIT_OSERR;
     if (argc >= 2 && strcmp(argv[1], "help") == 0) {
-        free(operands);
-        if (argc == 2) {
-            print_help();
-            return 0;
-        }
-        return stage_help(argv[2]);
+        status = argc == 2 ? (print_help(), 0) : stage_help(argv[2]);
+        goto out;
     }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -440,13 +781,13 @@ int main(int argc, char **argv)
                 if (strlen(options[k].long_name) == nl && strncmp(options[k].long_name, name, nl) == 0)
                     d = &options[k];
             if (!d) {
-                free(operands);
-                return usage_error("unknown option '%s'", a);
+                status = usage_error("unknown option '%s'", a);
+                goto out;
             }
             if (eq) {
                 if (!d->arg) {
-                    free(operands);
-                    return usage_error("option '%s' takes no value", a);
+                    status = usage_error("option '%s' takes no value", a);
+                    goto out;
                 }
                 val = eq + 1;
             }
@@ -455,48 +796,64 @@ int main(int argc, char **argv)
                 if (options[k].short_name == a[1])
                     d = &options[k];
             if (!d) {
-                free(operands);
-                return usage_error("unknown option '%s'", a);
+                status = usage_error("unknown option '%s'", a);
+                goto out;
             }
             if (a[2]) {
                 if (!d->arg) {
-                    free(operands);
-                    return usage_error("option '%s' takes no value (options are not grouped)", a);
+                    status = usage_error("option '%s' takes no value (options are not grouped)", a);
+                    goto out;
                 }
                 val = a + 2;
             }
         }
-        if (d->arg && !val) {
+        if (d->arg && d->arg[0] != '[' && !val) {
             if (i + 1 >= argc) {
-                free(operands);
-                return usage_error("option '%s' needs a value", a);
+                status = usage_error("option '%s' needs a value", a);
+                goto out;
             }
             val = argv[++i];
         }
-        int rc = apply(&opt, d, val, &pipeline_file, &quiet);
+        int rc = apply(&opt, d, val, &c);
         if (rc != 0) {
-            free(operands);
-            return rc < 0 ? 0 : rc;
+            status = rc < 0 ? 0 : rc;
+            goto out;
         }
     }
-    char *file_text = NULL;
     int first_input = 0;
-    if (pipeline_file) {
-        file_text = read_file(pipeline_file);
+    const char *text;
+    if (c.pipeline_file) {
+        file_text = read_file(c.pipeline_file);
         if (!file_text) {
-            fprintf(stderr, "sluice: cannot read the pipeline file %s: %s\n", pipeline_file, strerror(errno));
-            free(operands);
-            return SL_EXIT_NOINPUT;
+            fprintf(stderr, "sluice: cannot read the pipeline file %s: %s\n", c.pipeline_file, strerror(errno));
+            status = SL_EXIT_NOINPUT;
+            goto out;
         }
-        opt.pipeline = file_text;
+        text = file_text;
     } else {
         if (nops == 0) {
-            free(operands);
-            return usage_error("%s", "no pipeline given (for example: sluice 'select a,b' in.csv)");
+            status = usage_error("%s", "no pipeline given (for example: sluice 'select a,b' in.csv)");
+            goto out;
         }
-        opt.pipeline = operands[0];
+        text = operands[0];
         first_input = 1;
     }
+    char bad[160];
+    size_t bl = 0, bc = 0;
+    expanded = expand_vars(text, &c, bad, sizeof bad, &bl, &bc);
+    if (!expanded) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "sluice: pipeline: line %zu, column %zu: variable %s is not set (give --var NAME=VALUE "
+                 "or set it in the environment)", bl, bc, bad);
+        sl_error e;
+        sl_error_clear(&e);
+        sl_fail(&e, SL_E_USAGE, "pipeline", "line %zu, column %zu: variable %s is not set (give --var NAME=VALUE or set "
+                "it in the environment)", bl, bc, bad);
+        log_message(&c, "error", &e, msg, SL_EXIT_USAGE);
+        status = SL_EXIT_USAGE;
+        goto out;
+    }
+    opt.pipeline = expanded;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -506,22 +863,38 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
 
+    progress pg = {0};
+    pg.on = c.progress && !c.quiet && isatty(2);
+    pg.t0 = pg.last = now_s();
     sl_run run;
-    int rc = sl_run_execute(&run, &opt, operands + first_input, (size_t)(nops - first_input));
-    int status = sl_exit_code(&run.err);
-    if (rc != SL_OK && run.err.code != SL_E_PIPE) {
+    int rc = sl_run_execute_cb(&run, &opt, operands + first_input, (size_t)(nops - first_input),
+                               pg.on ? on_batch : NULL, &pg);
+    if (pg.on)
+        progress_draw(&run, &pg, 1);
+    status = sl_exit_code(&run.err);
+    if (rc != SL_OK) {
         char msg[4096];
         sl_error_format(&run.err, msg, sizeof msg);
-        fprintf(stderr, "%s\n", msg);
+        log_message(&c, "error", &run.err, msg, status);
     } else if (run.bad_records) {
-        if (!quiet)
-            fprintf(stderr, "sluice: %llu bad record%s %s%s%s\n", (unsigned long long)run.bad_records,
-                    run.bad_records == 1 ? "" : "s", opt.on_error == SL_ONERR_REJECT ? "rejected to " : "skipped",
-                    opt.on_error == SL_ONERR_REJECT ? opt.reject_path : "", "");
         status = SL_EXIT_PARTIAL;
+        if (!c.quiet) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "sluice: %llu bad record%s %s%s", (unsigned long long)run.bad_records,
+                     run.bad_records == 1 ? "" : "s", opt.on_error == SL_ONERR_REJECT ? "rejected to " : "skipped",
+                     opt.on_error == SL_ONERR_REJECT ? opt.reject_path : "");
+            log_message(&c, "warning", NULL, msg, status);
+        }
+    } else if (opt.check_only && !c.quiet) {
+        log_message(&c, "info", NULL, "sluice: the pipeline is valid", status);
     }
+    if (c.stats && !opt.check_only)
+        write_stats(&c, &run, status, now_s() - pg.t0);
     sl_run_fini(&run);
+out:
+    free(expanded);
     free(file_text);
     free(operands);
+    free(c.vars);
     return status;
 }

@@ -26,8 +26,7 @@ typedef enum sl_code {
     SL_E_OUTPUT = -4,   /* the output cannot be created or written */
     SL_E_NOMEM = -5,    /* out of memory, or over the memory limit */
     SL_E_INTERNAL = -6, /* a bug: an invariant does not hold */
-    SL_E_SIGNAL = -7,   /* interrupted by a signal */
-    SL_E_PIPE = -8      /* the reader of the output went away (EPIPE) */
+    SL_E_SIGNAL = -7    /* interrupted by a signal */
 } sl_code;
 
 /* Documented exit statuses (sysexits.h where one fits). */

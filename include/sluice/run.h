@@ -47,6 +47,8 @@ typedef struct sl_options {
     double max_errors_frac;    /* budget as a fraction of records, <0 = unused */
     uint64_t memory_limit;     /* bytes for blocking stages */
     const char *temp_dir;
+    bool check_only;           /* build the chain (parse, compile, check
+                                  arguments) and stop before reading */
     uint32_t read_buffer;      /* initial read buffer of readers, 0 = 1 MiB
                                   (tests use tiny buffers to reach every
                                   refill path) */
@@ -72,12 +74,25 @@ struct sl_run {
     uint64_t records_out;
     uint64_t bytes_out;
     uint64_t bad_records;  /* skipped or rejected */
+    uint64_t mem_used;     /* bytes drawn from the memory budget now */
+    uint64_t mem_peak;     /* most bytes drawn at once */
+    /* called after every batch written (progress display); may be NULL */
+    void (*on_batch)(sl_run *run, void *ctx);
+    void *on_batch_ctx;
     void *priv;            /* run internals */
 };
 
 /* Build and execute the whole run.  Returns SL_OK or the (negative) code
    recorded in run->err.  inputs may be empty (stdin). */
 int sl_run_execute(sl_run *run, const sl_options *opt, const char *const *inputs, size_t ninputs);
+/* The same, on a run whose on_batch fields the caller has set (the rest of
+   *run is overwritten). */
+int sl_run_execute_cb(sl_run *run, const sl_options *opt, const char *const *inputs, size_t ninputs,
+                      void (*on_batch)(sl_run *, void *), void *ctx);
+/* Bytes read so far from all inputs (compressed size for compressed ones),
+   and the total when every input is a regular file (else -1). */
+uint64_t sl_run_bytes_read(const sl_run *run);
+int64_t sl_run_bytes_total(const sl_run *run);
 void sl_run_fini(sl_run *run);
 
 /* A stage met a bad record (physical row `row` of b): apply the run's
@@ -87,6 +102,17 @@ void sl_run_fini(sl_run *run);
    stop.  The message says what was wrong and what was expected. */
 int sl_run_bad_record(sl_run *run, const sl_batch *b, uint32_t row, const char *stage,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* The memory budget (--memory-limit) that every stage holding records
+   (sort, group, join, uniq, ...) draws from.  sl_run_mem_take() returns
+   SL_OK, or SL_E_NOMEM without recording an error when the budget would be
+   exceeded: the stage then spills to disk, or fails with a message saying
+   how much it needed.  Give back what you took when you free it. */
+int sl_run_mem_take(sl_run *run, uint64_t bytes);
+void sl_run_mem_give(sl_run *run, uint64_t bytes);
+
+/* Directory for temporary spill files: --temp-dir, else $TMPDIR, else /tmp. */
+const char *sl_run_temp_dir(const sl_run *run);
 
 /* Parse a size like "64M", "1.5G", "4096" (binary units). */
 int sl_parse_size(const char *s, uint64_t *out);

@@ -79,7 +79,6 @@ int sl_exit_code(const sl_error *e)
     case SL_E_OUTPUT: return SL_EXIT_IOERR;
     case SL_E_NOMEM: return SL_EXIT_OSERR;
     case SL_E_SIGNAL: return 128 + e->signo;
-    case SL_E_PIPE: return SL_EXIT_OK;
     default: return SL_EXIT_SOFTWARE;
     }
 }
@@ -94,7 +93,6 @@ const char *sl_code_name(int code)
     case SL_E_OUTPUT: return "output";
     case SL_E_NOMEM: return "memory";
     case SL_E_SIGNAL: return "signal";
-    case SL_E_PIPE: return "pipe";
     default: return "internal";
     }
 }

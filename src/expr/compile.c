@@ -140,6 +140,16 @@ static int flip_cmp(int op)
 
 static int gen(cgen *g, const node *n);
 
+/* an operand that must be a number: a field is loaded as one */
+static int gen_num(cgen *g, const node *n)
+{
+    if (n->kind != N_FIELD) return gen(g, n);
+    uint32_t k;
+    int rc = add_ref(g, n, &k);
+    if (rc) return rc;
+    return emit(g, OP_FIELDNUM, 0, UINT32_MAX, k, 0, 0, 1);
+}
+
 static uint32_t here(cgen *g) { return g->p->ncode; }
 static void patch(cgen *g, uint32_t at) { g->p->code[at].a = g->p->ncode; }
 
@@ -182,8 +192,11 @@ static int gen_call(cgen *g, const node *n)
     }
     uint32_t site = UINT32_MAX;
     if (strncmp(f->name, "regex_", 6) == 0 && (rc = add_site(g, n->args[1], 0, &site))) return rc;
-    for (uint32_t i = 0; i < n->nargs; i++)
-        if ((rc = gen(g, n->args[i]))) return rc;
+    size_t nt = strlen(f->argtypes);
+    for (uint32_t i = 0; i < n->nargs; i++) {
+        char want = nt ? f->argtypes[i < nt ? i : nt - 1] : 'a';
+        if ((rc = want == 'n' ? gen_num(g, n->args[i]) : gen(g, n->args[i]))) return rc;
+    }
     return emit(g, OP_CALL, 0, (uint32_t)n->func, site, 0, (uint16_t)n->nargs, 1 - (int)n->nargs);
 }
 
@@ -199,7 +212,7 @@ static int gen(cgen *g, const node *n)
         if ((rc = add_ref(g, n, &k))) return rc;
         return emit(g, OP_FIELD, 0, UINT32_MAX, k, 0, 0, 1);
     case N_NEG:
-        if ((rc = gen(g, n->args[0]))) return rc;
+        if ((rc = gen_num(g, n->args[0]))) return rc;
         return emit(g, OP_NEG, 0, 0, 0, 0, 0, 0);
     case N_NOT:
         if ((rc = gen(g, n->args[0]))) return rc;
@@ -246,7 +259,11 @@ static int gen(cgen *g, const node *n)
             if ((rc = gen(g, r))) return rc;
             return emit(g, OP_MATCHDYN, op == B_NMATCH, k, 0, 0, 0, -1);
         }
-        if ((rc = gen(g, l)) || (rc = gen(g, r))) return rc;
+        if (op <= B_MOD) {
+            if ((rc = gen_num(g, l)) || (rc = gen_num(g, r))) return rc;
+        } else if ((rc = gen(g, l)) || (rc = gen(g, r))) {
+            return rc;
+        }
         return emit(g, OP_BIN, (uint8_t)op, 0, 0, 0, 0, -1);
     }
     case N_CALL:
@@ -263,7 +280,8 @@ int compile_program(const expr_src *src, node *root, sl_expr *p)
     if ((rc = emit(&g, OP_RET, 0, 0, 0, 0, 0, 0))) return rc;
     p->stack_cap = g.max_depth + 1;
     p->stack = calloc(p->stack_cap, sizeof *p->stack);
-    if (!p->stack) return nomem(&g);
+    p->ncache = calloc(p->nrefs ? p->nrefs : 1, sizeof *p->ncache);
+    if (!p->stack || !p->ncache) return nomem(&g);
     p->type = root->type;
     return SL_OK;
 }
@@ -302,6 +320,7 @@ void sl_expr_free(sl_expr *p)
     free(p->sites);
     free(p->code);
     free(p->stack);
+    free(p->ncache);
     free(p->text);
     free(p);
 }
@@ -481,7 +500,7 @@ int sl_expr_bind(sl_expr *p, const sl_schema *s, uint32_t nvisible, unsigned fla
     }
     for (uint32_t i = 0; i < p->ncode; i++) {
         ins *in = &p->code[i];
-        if (in->op == OP_FIELD || in->op == OP_CMPFC) in->a = p->refs[in->b].col;
+        if (in->op == OP_FIELD || in->op == OP_FIELDNUM || in->op == OP_CMPFC) in->a = p->refs[in->b].col;
     }
     p->bound = true;
     p->bound_id = s->id;

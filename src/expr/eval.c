@@ -13,8 +13,9 @@
  *   - arithmetic on null is null; division by zero is null; int64 overflow
  *     in + - * (and unary -) gives a double; non-finite results are null;
  *   - a comparison with a null operand is false (x == null is a null test);
- *     numbers compare as numbers, two booleans as booleans, anything else
- *     byte-wise as text.
+ *     two values that are or read as numbers compare as numbers (except
+ *     two strings, which stay text), two booleans as booleans, anything
+ *     else byte-wise as text.
  */
 #include <math.h>
 #include <stdio.h>
@@ -44,16 +45,22 @@ void val_set_string(sl_value *out, const char *s, uint32_t len, bool scratch)
     out->u.s = s;
 }
 
-static inline void load_cell(const sl_cell *c, sl_value *v)
+static inline __attribute__((always_inline)) void load_cell(const sl_cell *c, sl_value *v)
 {
     v->scratch = 0;
     if (c->len == 0 || c->kind == SL_NULL || c->kind == SL_ABSENT) {
         v->type = SL_V_NULL;
+        v->kind = 0;
+        v->len = 0;
+        v->u.i = 0;
         return;
     }
     switch (c->kind) {
     case SL_BOOL:
         v->type = SL_V_BOOL;
+        v->kind = SL_BOOL;
+        v->len = c->len;
+        v->u.i = 0;
         v->u.b = c->p[0] == 't';
         return;
     case SL_TEXT:
@@ -69,12 +76,25 @@ static inline void load_cell(const sl_cell *c, sl_value *v)
     v->u.s = c->p;
 }
 
+/* Copy a value field by field: a whole-struct copy right after the fields
+   were stored one by one stalls on store forwarding. */
+static inline void val_cp(sl_value *d, const sl_value *s)
+{
+    d->type = s->type;
+    d->kind = s->kind;
+    d->scratch = s->scratch;
+    d->len = s->len;
+    if (s->type == SL_V_BOOL) d->u.b = s->u.b;
+    else d->u.i = s->u.i;
+}
+
 int val_num(const sl_value *v, sl_value *out)
 {
     switch (v->type) {
     case SL_V_INT:
     case SL_V_DOUBLE:
-        *out = *v;
+        out->type = v->type;
+        out->u.i = v->u.i; /* field by field: see val_cp */
         return out->type;
     case SL_V_TEXT:
     case SL_V_STRING: {
@@ -88,15 +108,6 @@ int val_num(const sl_value *v, sl_value *out)
     }
 }
 
-/* number for comparisons: strings are not numbers there, text may be */
-static inline int cmp_num(const sl_value *v, sl_value *out)
-{
-    if (v->type == SL_V_STRING) {
-        out->type = SL_V_NULL;
-        return SL_V_NULL;
-    }
-    return val_num(v, out);
-}
 
 const char *val_describe(const sl_value *v, char *buf, size_t cap)
 {
@@ -215,7 +226,9 @@ int val_cmp(sl_expr_rt *rt, const sl_value *a, const sl_value *b, int *res)
 {
     (void)rt;
     sl_value x, y;
-    if (cmp_num(a, &x) != SL_V_NULL && cmp_num(b, &y) != SL_V_NULL) {
+    /* numbers when both are or read as one; two strings stay text */
+    if (!(a->type == SL_V_STRING && b->type == SL_V_STRING) && val_num(a, &x) != SL_V_NULL &&
+        val_num(b, &y) != SL_V_NULL) {
         *res = numcmp(&x, &y);
         return SL_OK;
     }
@@ -248,6 +261,7 @@ static const char *const op_text[] = {
     [B_ADD] = "+", [B_SUB] = "-", [B_MUL] = "*", [B_DIV] = "/", [B_IDIV] = "//", [B_MOD] = "%",
 };
 
+/* out may be a: the operands are read before it is written */
 static int arith(sl_expr_rt *rt, int op, const sl_value *a, const sl_value *b, sl_value *out)
 {
     sl_value x, y;
@@ -317,6 +331,7 @@ static int arith(sl_expr_rt *rt, int op, const sl_value *a, const sl_value *b, s
     return SL_OK;
 }
 
+/* out may be a */
 static int concat2(sl_expr_rt *rt, const sl_value *a, const sl_value *b, sl_value *out)
 {
     const char *sa, *sb;
@@ -437,8 +452,41 @@ static inline void field_value(const sl_batch *b, uint32_t row, uint32_t col, sl
     load_cell(sl_batch_cell(b, row, col), v);
 }
 
-int sl_expr_eval(sl_expr *p, const sl_batch *b, uint32_t row, sl_arena *arena, sl_value *out)
+/* A field as a number when its cell reads as one (text, JSON number or
+   string), else as it is.  Parsed at most once per evaluation. */
+static inline __attribute__((always_inline)) void field_num(sl_expr *p, const sl_batch *b, uint32_t row, uint32_t col, uint32_t ref, sl_value *v)
 {
+    if (col == UINT32_MAX) {
+        *v = (sl_value){.type = SL_V_NULL};
+        return;
+    }
+    struct numcache *nc = &p->ncache[ref];
+    if (nc->stamp == p->stamp) {
+        val_cp(v, &nc->v);
+        return;
+    }
+    const sl_cell *c = sl_batch_cell(b, row, col);
+    load_cell(c, v);
+    if (v->type == SL_V_TEXT || v->type == SL_V_STRING) {
+        int64_t i;
+        double d;
+        int k = sl_num_parse(c->p, c->len, &i, &d);
+        if (k == SL_V_INT) {
+            v->type = SL_V_INT;
+            v->u.i = i;
+        } else if (k == SL_V_DOUBLE) {
+            v->type = SL_V_DOUBLE;
+            v->u.d = d;
+        }
+    }
+    nc->stamp = p->stamp;
+    val_cp(&nc->v, v);
+}
+
+/* Run the program; *res points at the result on the program's stack. */
+static int run(sl_expr *p, const sl_batch *b, uint32_t row, sl_arena *arena, const sl_value **res)
+{
+    p->stamp++;
     sl_expr_rt rt = {.prog = p, .arena = arena};
     sl_value *st = p->stack;
     uint32_t sp = 0;
@@ -448,7 +496,7 @@ int sl_expr_eval(sl_expr *p, const sl_batch *b, uint32_t row, sl_arena *arena, s
     for (;;) {
         switch ((op_code)ip->op) {
         case OP_RET:
-            *out = st[sp - 1];
+            *res = &st[sp - 1];
             return SL_OK;
         case OP_CONST:
             st[sp++] = p->consts[ip->a];
@@ -456,25 +504,22 @@ int sl_expr_eval(sl_expr *p, const sl_batch *b, uint32_t row, sl_arena *arena, s
         case OP_FIELD:
             field_value(b, row, ip->a, &st[sp++]);
             break;
+        case OP_FIELDNUM:
+            field_num(p, b, row, ip->a, ip->b, &st[sp++]);
+            break;
         case OP_CMPFC: {
-            sl_value *r = &st[sp++];
+            sl_value x;
+            field_num(p, b, row, ip->a, ip->b, &x);
             bool res = false;
-            if (ip->a != UINT32_MAX) {
-                const sl_cell *c = sl_batch_cell(b, row, ip->a);
-                if (c->len != 0 && c->kind != SL_NULL && c->kind != SL_ABSENT) {
-                    sl_value x;
-                    int k = SL_V_NULL;
-                    if (c->kind == SL_TEXT || c->kind == SL_NUMBER) k = sl_num_parse(c->p, c->len, &x.u.i, &x.u.d);
-                    int cmp;
-                    if (k != SL_V_NULL) {
-                        x.type = (uint8_t)k;
-                        cmp = numcmp(&x, &p->consts[ip->c]);
-                    } else {
-                        cmp = cmp_bytes(c->p, c->len, p->ctext[ip->c], p->ctext_len[ip->c]);
-                    }
-                    res = cmp_true(ip->sub, cmp);
-                }
+            if (x.type == SL_V_INT || x.type == SL_V_DOUBLE) {
+                res = cmp_true(ip->sub, numcmp(&x, &p->consts[ip->c]));
+            } else if (x.type != SL_V_NULL) {
+                const char *t;
+                uint32_t tl;
+                text_of(&x, NULL, &t, &tl);
+                res = cmp_true(ip->sub, cmp_bytes(t, tl, p->ctext[ip->c], p->ctext_len[ip->c]));
             }
+            sl_value *r = &st[sp++];
             r->type = SL_V_BOOL;
             r->u.b = res;
             break;
@@ -512,14 +557,27 @@ int sl_expr_eval(sl_expr *p, const sl_batch *b, uint32_t row, sl_arena *arena, s
                 a->type = SL_V_BOOL;
                 a->u.b = cmp_true(op, cmp);
             } else if (op == B_CONCAT) {
-                sl_value r;
-                if ((rc = concat2(&rt, a, c, &r))) return rc;
-                *a = r;
+                if ((rc = concat2(&rt, a, c, a))) return rc;
+            } else if (op <= B_DIV && (a->type == SL_V_INT || a->type == SL_V_DOUBLE) &&
+                       (c->type == SL_V_INT || c->type == SL_V_DOUBLE) &&
+                       (op == B_DIV || a->type == SL_V_DOUBLE || c->type == SL_V_DOUBLE)) {
+                /* the common double case inline; int with int goes to arith for overflow */
+                double x = a->type == SL_V_INT ? (double)a->u.i : a->u.d;
+                double y = c->type == SL_V_INT ? (double)c->u.i : c->u.d, r;
+                switch (op) {
+                case B_ADD: r = x + y; break;
+                case B_SUB: r = x - y; break;
+                case B_MUL: r = x * y; break;
+                default:
+                    if (y == 0) { a->type = SL_V_NULL; goto bin_done; }
+                    r = x / y;
+                    break;
+                }
+                val_set_double(a, r);
             } else {
-                sl_value r;
-                if ((rc = arith(&rt, op, a, c, &r))) return rc;
-                *a = r;
+                if ((rc = arith(&rt, op, a, c, a))) return rc;
             }
+        bin_done:
             break;
         }
         case OP_MATCH:
@@ -610,13 +668,14 @@ int sl_expr_eval(sl_expr *p, const sl_batch *b, uint32_t row, sl_arena *arena, s
             break;
         }
         case OP_CALL: {
+            /* the result replaces the first argument (functions read their
+               arguments before they write it) */
             uint32_t n = ip->n;
-            sl_value r = {0};
             rt.func = &sl_expr_funcs[ip->a];
             rt.site = ip->b == UINT32_MAX ? NULL : &p->sites[ip->b];
-            if ((rc = rt.func->fn(&rt, &st[sp - n], n, &r))) return rc;
-            sp -= n;
-            st[sp++] = r;
+            sl_value *args = &st[sp - n];
+            if ((rc = rt.func->fn(&rt, args, n, args))) return rc;
+            sp = sp - n + 1;
             break;
         }
         }
@@ -624,17 +683,30 @@ int sl_expr_eval(sl_expr *p, const sl_batch *b, uint32_t row, sl_arena *arena, s
     }
 }
 
+int sl_expr_eval(sl_expr *p, const sl_batch *b, uint32_t row, sl_arena *arena, sl_value *out)
+{
+    const sl_value *v;
+    int rc = run(p, b, row, arena, &v);
+    if (rc == SL_OK) val_cp(out, v);
+    return rc;
+}
+
+int sl_expr_eval_ref(sl_expr *p, const sl_batch *b, uint32_t row, sl_arena *arena, const sl_value **out)
+{
+    return run(p, b, row, arena, out);
+}
+
 int sl_expr_eval_bool(sl_expr *p, const sl_batch *b, uint32_t row, sl_arena *arena, bool *out)
 {
-    sl_value v;
-    int rc = sl_expr_eval(p, b, row, arena, &v);
+    const sl_value *v;
+    int rc = run(p, b, row, arena, &v);
     if (rc) return rc;
-    if (v.type == SL_V_BOOL) {
-        *out = v.u.b;
+    if (v->type == SL_V_BOOL) {
+        *out = v->u.b;
         return SL_OK;
     }
     sl_expr_rt rt = {.prog = p, .arena = arena};
-    return truth(&rt, &v, out, "condition");
+    return truth(&rt, v, out, "condition");
 }
 
 const char *sl_expr_errmsg(const sl_expr *p) { return p->errmsg; }

@@ -157,6 +157,10 @@ int sl_expr_bind(sl_expr *p, const sl_schema *schema, uint32_t nvisible, unsigne
    policy); SL_E_NOMEM when the arena is over its cap. */
 int sl_expr_eval(sl_expr *p, const sl_batch *b, uint32_t row, sl_arena *arena, sl_value *out);
 
+/* The same, but *out points at the result inside the program, valid until
+   its next evaluation (saves a copy on the hot path of map). */
+int sl_expr_eval_ref(sl_expr *p, const sl_batch *b, uint32_t row, sl_arena *arena, const sl_value **out);
+
 /* Evaluate as a condition: true only for true; null is false; text "true"
    and "false" are booleans; any other value is SL_E_DATA. */
 int sl_expr_eval_bool(sl_expr *p, const sl_batch *b, uint32_t row, sl_arena *arena, bool *out);

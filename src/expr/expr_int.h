@@ -100,6 +100,8 @@ typedef enum op_code {
     OP_RET = 0,
     OP_CONST,    /* push consts[a] */
     OP_FIELD,    /* push field: a = column (bound), b = field ref */
+    OP_FIELDNUM, /* the same, as a number when it reads as one (operands of
+                    arithmetic): parsed once per row, however often used */
     OP_CMPFC,    /* push field(a, ref b) <sub> consts[c] (a number) */
     OP_NEG,
     OP_BIN,      /* sub = B_* (not B_MATCH/B_NMATCH) */
@@ -163,6 +165,11 @@ struct sl_expr {
     uint32_t nsites;
     sl_value *stack;
     uint32_t stack_cap;
+    struct numcache {  /* per field ref: its value as a number this eval */
+        uint64_t stamp;
+        sl_value v;
+    } *ncache;
+    uint64_t stamp;    /* counts evaluations */
     uint8_t type;     /* sl_etype of the result */
     /* binding */
     uint64_t bound_id;

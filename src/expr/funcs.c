@@ -1,6 +1,9 @@
 /*
  * funcs.c - the function library and its table (sl_expr_funcs).
  *
+ * A function may write `out` only after it has read its arguments: out is
+ * the slot of the first argument.
+ *
  * Every function gets its arguments already evaluated (except if, coalesce,
  * is_null and now, which the compiler turns into jumps or constants) and
  * writes one value.  Unless a function says otherwise, a null argument
@@ -564,14 +567,17 @@ static double round_digits(double x, int digits)
     double p = p10[digits];
     double y = x * p;
     if (!isfinite(y) || fabs(y) >= 4503599627370496.0) return x; /* no fraction left at this scale */
-    double fl = floor(y);
-    double frac = y - fl;
+    double fl = (double)(int64_t)y; /* floor, without a libm call: |y| < 2^52 */
+    if (fl > y) fl -= 1;
+    double frac = y - fl; /* exact */
     double nr;
-    if (frac == 0.5) {
+    if (frac > 0.5) {
+        nr = fl + 1;
+    } else if (frac < 0.5) {
+        nr = fl;
+    } else {
         double err = fma(x, p, -y);
         nr = err > 0 ? fl + 1 : err < 0 ? fl : (y > 0 ? fl + 1 : fl);
-    } else {
-        nr = round(y);
     }
     return nr / p;
 }

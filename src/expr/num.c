@@ -7,10 +7,13 @@
  * path: both operands are exact, so the one rounding is the correct one).
  * Everything else goes through strtod, which glibc rounds correctly.
  *
- * Formatting: a double d that equals m / 10^k for an integer m < 2^53 with
- * at most 15 significant digits is written in fixed notation by integer
- * arithmetic (the division check is exact, so the text reads back as d);
- * the rest is the first of %.15g, %.16g, %.17g that reads back as d.
+ * Formatting: the text is the first of %.15g, %.16g, %.17g that reads back
+ * as d (so 14.0 is "14", 0.1 + 0.2 is "0.30000000000000004").  In the range
+ * printf writes without an exponent (1e-4 <= |d| < 1e15) it is computed
+ * without printf: a d that equals m / 10^k for an integer m with at most 15
+ * digits is found by trying k = 0, 1, ... (the division check is exact, so
+ * the text reads back as d); otherwise the 16- and 17-digit decimals are
+ * computed exactly with 128-bit integers.  Other magnitudes use snprintf.
  */
 #include <math.h>
 #include <stdio.h>
@@ -36,7 +39,8 @@ static int parse_slow(const char *s, size_t n, double *d)
     return SL_V_DOUBLE;
 }
 
-int sl_num_parse(const char *s, size_t n, int64_t *iout, double *dout)
+/* the general parser: any length, exponents, rounding through strtod */
+static int parse_general(const char *s, size_t n, int64_t *iout, double *dout)
 {
     const char *p = s, *e = s + n;
     bool neg = false;
@@ -125,6 +129,37 @@ int sl_num_parse(const char *s, size_t n, int64_t *iout, double *dout)
     return parse_slow(s, n, dout);
 }
 
+int sl_num_parse(const char *s, size_t n, int64_t *iout, double *dout)
+{
+    /* fast path: [-+]digits and [-+]digits.digits with at most 15 digits in
+       all (18 for integers); m may wrap on long inputs, which then take the
+       general path anyway */
+    const unsigned char *p = (const unsigned char *)s, *e = p + n;
+    if (p == e) return SL_V_NULL;
+    bool neg = *p == '-';
+    if (neg || *p == '+') p++;
+    const unsigned char *ds = p;
+    uint64_t m = 0;
+    while (p < e && (unsigned)(*p - '0') < 10) m = m * 10 + (unsigned)(*p++ - '0');
+    size_t nint = (size_t)(p - ds);
+    if (p == e) {
+        if (nint - 1 < 18) { /* 1..18 digits */
+            *iout = neg ? -(int64_t)m : (int64_t)m;
+            return SL_V_INT;
+        }
+    } else if (*p == '.') {
+        const unsigned char *fs = ++p;
+        while (p < e && (unsigned)(*p - '0') < 10) m = m * 10 + (unsigned)(*p++ - '0');
+        size_t nfrac = (size_t)(p - fs);
+        if (p == e && nint + nfrac - 1 < 15) { /* 1..15 digits */
+            double v = (double)m / pow10_exact[nfrac];
+            *dout = neg ? -v : v;
+            return SL_V_DOUBLE;
+        }
+    }
+    return parse_general(s, n, iout, dout);
+}
+
 size_t sl_num_format_int(int64_t i, char *buf)
 {
     char tmp[24];
@@ -140,6 +175,66 @@ size_t sl_num_format_int(int64_t i, char *buf)
     return k;
 }
 
+/* Write u with k decimals (k may exceed its digits: leading zeros). */
+static size_t put_fixed(char *buf, bool neg, uint64_t u, int k)
+{
+    char digits[24];
+    size_t nd = 0;
+    do {
+        digits[nd++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    while (nd <= (size_t)k) digits[nd++] = '0'; /* leading zeros */
+    size_t o = 0;
+    if (neg) buf[o++] = '-';
+    for (size_t j = nd; j > 0; j--) {
+        if (j == (size_t)k && k > 0) buf[o++] = '.';
+        buf[o++] = digits[j - 1];
+    }
+    return o;
+}
+
+typedef unsigned __int128 u128;
+
+/* The correctly rounded P-digit decimal of a = mant * 2^-s (a in [1e-4,
+   1e15)), as m * 10^-k with 10^(P-1) <= m < 10^P; returns whether it reads
+   back as a.  Exact 128-bit integer arithmetic: mant * 10^k needs at most
+   53 + 70 bits, m * 2^s at most 57 + 66. */
+static bool exact_digits(uint64_t mant, int s, int P, uint64_t *mout, int *kout)
+{
+    static const uint64_t p10u[20] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+                                      100000000ull, 1000000000ull, 10000000000ull, 100000000000ull,
+                                      1000000000000ull, 10000000000000ull, 100000000000000ull,
+                                      1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+                                      1000000000000000000ull, 10000000000000000000ull};
+    int bexp = 52 - s; /* a in [2^bexp, 2^(bexp+1)) */
+    int X = (bexp * 1233) >> 12; /* floor(log10 2^bexp), maybe one low */
+    int k = P - 1 - X;
+    uint64_t m = 0;
+    u128 pk = 0;
+    for (int tries = 0; tries < 4; tries++) {
+        pk = 1;
+        for (int i = 0; i < k; i++) pk *= 10;
+        u128 num = (u128)mant * pk;
+        u128 q = num >> s, rem = num & (((u128)1 << s) - 1), half = (u128)1 << (s - 1);
+        if (rem > half || (rem == half && (q & 1))) q++;
+        if (q >= p10u[P]) { k--; continue; }
+        if (q < p10u[P - 1]) { k++; continue; }
+        m = (uint64_t)q;
+        break;
+    }
+    *mout = m;
+    *kout = k;
+    /* reads back iff |m 2^s - mant 10^k| is under half the gap to the
+       neighbour on its side (the gap below 2^52 * 2^-s is half as wide);
+       a tie rounds to the even mantissa */
+    u128 lhs = (u128)m << s, rhs = (u128)mant * pk;
+    bool below = lhs < rhs;
+    u128 diff = below ? rhs - lhs : lhs - rhs;
+    u128 scaled = diff * ((below && mant == (1ull << 52)) ? 4 : 2);
+    return scaled < pk || (scaled == pk && !(mant & 1));
+}
+
 size_t sl_num_format_double(double d, char *buf)
 {
     if (d == 0) { /* also -0.0: written as 0 */
@@ -152,25 +247,22 @@ size_t sl_num_format_double(double d, char *buf)
         for (int k = 0; k <= 19; k++) {
             double y = a * pow10_exact[k];
             if (y >= 1e15) break;
-            double m = nearbyint(y);
-            if (m / pow10_exact[k] == a) {
-                uint64_t u = (uint64_t)m;
-                char digits[24];
-                size_t nd = 0;
-                do {
-                    digits[nd++] = (char)('0' + u % 10);
-                    u /= 10;
-                } while (u);
-                while (nd <= (size_t)k) digits[nd++] = '0'; /* leading zeros */
-                size_t o = 0;
-                if (d < 0) buf[o++] = '-';
-                for (size_t j = nd; j > 0; j--) {
-                    if (j == (size_t)k && k > 0) buf[o++] = '.';
-                    buf[o++] = digits[j - 1];
-                }
-                return o;
-            }
+            double m = (double)(uint64_t)(y + 0.5); /* any near integer will do: checked below */
+            if (m / pow10_exact[k] == a) return put_fixed(buf, d < 0, (uint64_t)m, k);
         }
+        /* 16 or 17 digits, exactly as %.16g / %.17g would print them */
+        uint64_t bits;
+        memcpy(&bits, &a, sizeof bits);
+        uint64_t mant = (bits & ((1ull << 52) - 1)) | (1ull << 52);
+        int s = 1075 - (int)((bits >> 52) & 0x7ff);
+        uint64_t m;
+        int k;
+        if (!exact_digits(mant, s, 16, &m, &k)) exact_digits(mant, s, 17, &m, &k);
+        while (k > 0 && m % 10 == 0) {
+            m /= 10;
+            k--;
+        }
+        return put_fixed(buf, d < 0, m, k);
     }
     char tmp[40];
     for (int prec = 15; prec <= 17; prec++) {

@@ -23,6 +23,9 @@
  */
 #include <csv.h>
 #include <errno.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +43,9 @@ typedef struct csv_reader {
     unsigned char delim, quote;
     int header;             /* first record is a header */
     unsigned char cls[256];
+#ifdef __SSE2__
+    __m128i v_delim, v_quote, v_lf, v_cr; /* the four bytes that end a field */
+#endif
     sl_run *run;
     /* current input */
     size_t in_idx;          /* index of the input being read */
@@ -227,10 +233,26 @@ static int scan_record(csv_reader *r, sl_arena *arena, size_t *end, uint64_t *li
             describe_char(b[p], what, sizeof what);
             return data_error(r, p, "unexpected %s after a closing quote (expected the delimiter or the end of the line)", what);
         }
-        /* unquoted field */
+        /* unquoted field: 16 bytes at a time while they last */
         size_t s = p;
+#ifdef __SSE2__
+        while (p + 16 <= n) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(b + p));
+            __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, r->v_delim), _mm_cmpeq_epi8(v, r->v_quote)),
+                                     _mm_or_si128(_mm_cmpeq_epi8(v, r->v_lf), _mm_cmpeq_epi8(v, r->v_cr)));
+            unsigned mask = (unsigned)_mm_movemask_epi8(m);
+            if (mask) {
+                p += (size_t)__builtin_ctz(mask);
+                goto field_end;
+            }
+            p += 16;
+        }
+#endif
         while (p < n && cls[b[p]] == CL_DATA)
             p++;
+#ifdef __SSE2__
+    field_end:
+#endif
         if (p >= n && !eof)
             return SCAN_MORE;
         if (p < n && cls[b[p]] == CL_QUOTE)
@@ -522,6 +544,7 @@ static int fill(csv_reader *r)
     if (n == 0)
         r->src_eof = 1;
     r->len += (size_t)n;
+    r->run->inputs[r->in_idx].bytes_raw = sl_source_bytes_raw(r->src);
     if (r->at_start && (r->len >= 3 || r->src_eof)) {
         r->at_start = 0;
         if (r->len - r->pos >= 3 && memcmp(r->buf + r->pos, "\xef\xbb\xbf", 3) == 0) {
@@ -782,6 +805,12 @@ static int csv_reader_create_common(sl_stage *st, const char *args, sl_error *er
     r->cls[r->quote] = CL_QUOTE;
     r->cls['\r'] = CL_CR;
     r->cls['\n'] = CL_LF;
+#ifdef __SSE2__
+    r->v_delim = _mm_set1_epi8((char)r->delim);
+    r->v_quote = _mm_set1_epi8((char)r->quote);
+    r->v_lf = _mm_set1_epi8('\n');
+    r->v_cr = _mm_set1_epi8('\r');
+#endif
     r->max_fields = o->max_fields ? o->max_fields : 1;
     return SL_OK;
 }

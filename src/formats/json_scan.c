@@ -648,7 +648,7 @@ static const uchar *nested_scan(sl_json_scan *js, const uchar *line, const uchar
 
 open:
     if (depth >= js->max_depth) {
-        set_err(js, SL_JSON_EDEPTH, COL(p), "nesting deeper than %u levels at column %u (the max-depth limit)",
+        set_err(js, SL_JSON_EDEPTH, COL(p), "nesting deeper than %u levels at column %u (limit --max-depth)",
                 js->max_depth, COL(p));
         return NULL;
     }
@@ -875,7 +875,7 @@ int sl_json_scan_object(sl_json_scan *js, const char *text, size_t len, sl_arena
             goto fail;
         }
         if (js->nfields == js->max_fields) {
-            set_err(js, SL_JSON_EFIELDS, COL(p), "more than %u keys in the object at column %u (the max-fields limit)",
+            set_err(js, SL_JSON_EFIELDS, COL(p), "more than %u keys in the object at column %u (limit --max-fields)",
                     js->max_fields, COL(p));
             goto fail;
         }
@@ -1009,7 +1009,7 @@ static int jcell(sl_json_scan *js, json_t *v, sl_cell *c, sl_arena *arena, uint3
     case JSON_OBJECT:
     case JSON_ARRAY:
         if (1 + jdepth(v, js->max_depth) > js->max_depth) {
-            set_err(js, SL_JSON_EDEPTH, col, "nesting deeper than %u levels (the max-depth limit)", js->max_depth);
+            set_err(js, SL_JSON_EDEPTH, col, "nesting deeper than %u levels (limit --max-depth)", js->max_depth);
             return SL_E_DATA;
         }
         if (!(dumped = json_dumps(v, JSON_COMPACT))) {
@@ -1087,7 +1087,7 @@ int sl_json_scan_object_jansson(sl_json_scan *js, const char *text, size_t len, 
     int rc = SL_OK;
     size_t n = json_object_size(root);
     if (n > js->max_fields) {
-        set_err(js, SL_JSON_EFIELDS, 0, "more than %u keys in the object (the max-fields limit)", js->max_fields);
+        set_err(js, SL_JSON_EFIELDS, 0, "more than %u keys in the object (limit --max-fields)", js->max_fields);
         rc = SL_E_DATA;
         goto out;
     }

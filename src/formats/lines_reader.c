@@ -148,6 +148,7 @@ static int lines_next(sl_stage *st, sl_batch **out)
         if (n == 0)
             r->eof = 1;
         r->len += (size_t)n;
+        r->run->inputs[r->in_idx].bytes_raw = sl_source_bytes_raw(r->src);
     }
 }
 

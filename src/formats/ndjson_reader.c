@@ -223,7 +223,10 @@ static sl_schema *union_schema(nd_reader *r)
             r->un_lens[n++] = f[i].key_len;
         }
     }
-    return sl_schema_new(n, r->un_names, r->un_lens);
+    sl_schema *s = sl_schema_new(n, r->un_names, r->un_lens);
+    if (s)
+        s->open = true; /* later records may bring keys these lack */
+    return s;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -269,7 +272,7 @@ static const char *input_name(const nd_reader *r)
 
 static int too_long(nd_reader *r)
 {
-    sl_fail(&r->run->err, SL_E_DATA, STAGE, "line longer than %llu bytes (the max-record-bytes limit)",
+    sl_fail(&r->run->err, SL_E_DATA, STAGE, "line longer than %llu bytes (limit --max-record-bytes)",
             (unsigned long long)r->max_line);
     sl_error_at(&r->run->err, input_name(r), r->line_no + 1, 0, r->rec_no + 1);
     return SL_E_DATA;
@@ -473,6 +476,7 @@ static int nd_next(sl_stage *st, sl_batch **out)
         info->record = ++r->rec_no;
         info->input = (uint32_t)r->in;
         info->len = raw > UINT32_MAX ? 0 : (uint32_t)raw;
+        info->raw = info->len ? ls : NULL; /* in the buffer: valid with the batch */
         r->pos += used;
         r->run->inputs[r->in].records++;
         if (placed == BAD) {

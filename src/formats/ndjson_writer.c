@@ -101,46 +101,12 @@ static int put_json_text(ndjson_writer *nw, sl_writer *w, const char *p, size_t 
     return SL_OK;
 }
 
-/* Returns SL_OK, a negative error, or 1 when the value is bad (invalid
-   UTF-8 at *bad). */
-static int put_value(ndjson_writer *nw, sl_writer *w, const sl_cell *c, size_t *bad)
+/* the scalar kinds that are copied verbatim, or a TEXT that reads as a JSON
+   number: both need no escaping */
+static inline int text_is_number(const sl_cell *c)
 {
-    switch (c->kind) {
-    case SL_NULL:
-        return wbuf_put(&nw->out, w, "null", 4);
-    case SL_NUMBER:
-    case SL_BOOL:
-    case SL_JSON:
-        return wbuf_put(&nw->out, w, c->p, c->len);
-    case SL_TEXT:
-        if (!nw->no_infer && c->len > 0) {
-            unsigned char f = (unsigned char)c->p[0];
-            if ((f == '-' || (f >= '0' && f <= '9')) && sl_json_is_number(c->p, c->len))
-                return wbuf_put(&nw->out, w, c->p, c->len);
-            if (c->len == 4 && memcmp(c->p, "true", 4) == 0)
-                return wbuf_put(&nw->out, w, "true", 4);
-            if (c->len == 5 && memcmp(c->p, "false", 5) == 0)
-                return wbuf_put(&nw->out, w, "false", 5);
-            if (f == '{' || f == '[') {
-                int ok, rc = put_json_text(nw, w, c->p, c->len, &ok);
-                if (rc < 0 || ok)
-                    return rc;
-            }
-        }
-        /* a string */
-        /* fall through */
-    case SL_STRING:
-    default: {
-        char *d = wbuf_reserve(&nw->out, w, 6 * (size_t)c->len + 2);
-        if (!d)
-            return w->run->err.code;
-        long n = sl_json_escape(d, c->p, c->len, bad);
-        if (n < 0)
-            return 1;
-        nw->out.len += (size_t)n;
-        return SL_OK;
-    }
-    }
+    unsigned char f = (unsigned char)c->p[0];
+    return (f == '-' || (f >= '0' && f <= '9')) && sl_json_is_number(c->p, c->len);
 }
 
 static int ndjson_writer_write(sl_writer *w, const sl_batch *b)
@@ -155,26 +121,67 @@ static int ndjson_writer_write(sl_writer *w, const sl_batch *b)
         uint32_t r = sl_batch_row(b, i);
         size_t start = nw->out.len;
         const sl_cell *row = b->cells + (size_t)r * b->stride;
-        if ((rc = wbuf_put(&nw->out, w, "{", 1)) < 0)
-            return rc;
+        /* one reservation for the whole record: the worst case of every
+           value escaped, so the loop below writes without checks */
+        size_t need = 4;
+        for (uint32_t c = 0; c < ncols; c++)
+            need += nw->key_len[c] + 6 * (size_t)row[sl_batch_phys(b, c)].len + 8;
+        char *d = wbuf_reserve(&nw->out, w, need);
+        if (!d)
+            return w->run->err.code;
+        char *o = d;
+        *o++ = '{';
         int first = 1;
         for (uint32_t c = 0; c < ncols; c++) {
             const sl_cell *cell = &row[sl_batch_phys(b, c)];
             if (cell->kind == SL_ABSENT)
                 continue;
-            char *d = wbuf_reserve(&nw->out, w, nw->key_len[c] + 1);
-            if (!d)
-                return w->run->err.code;
             if (!first)
-                *d++ = ',', nw->out.len++;
-            memcpy(d, nw->keys[c], nw->key_len[c]);
-            nw->out.len += nw->key_len[c];
+                *o++ = ',';
             first = 0;
+            memcpy(o, nw->keys[c], nw->key_len[c]);
+            o += nw->key_len[c];
+            switch (cell->kind) {
+            case SL_NULL:
+                memcpy(o, "null", 4);
+                o += 4;
+                continue;
+            case SL_NUMBER:
+            case SL_BOOL:
+            case SL_JSON:
+                memcpy(o, cell->p, cell->len);
+                o += cell->len;
+                continue;
+            case SL_TEXT:
+                if (nw->no_infer || cell->len == 0)
+                    break;
+                if (text_is_number(cell) || (cell->len == 4 && memcmp(cell->p, "true", 4) == 0) ||
+                    (cell->len == 5 && memcmp(cell->p, "false", 5) == 0)) {
+                    memcpy(o, cell->p, cell->len);
+                    o += cell->len;
+                    continue;
+                }
+                if (cell->p[0] == '{' || cell->p[0] == '[') {
+                    /* rare: hand over to the buffer-managing path */
+                    nw->out.len = (size_t)(o - nw->out.buf);
+                    int ok;
+                    if ((rc = put_json_text(nw, w, cell->p, cell->len, &ok)) < 0)
+                        return rc;
+                    if (ok) {
+                        /* the buffer may have moved: reserve the rest again */
+                        if (!wbuf_reserve(&nw->out, w, need))
+                            return w->run->err.code;
+                        o = nw->out.buf + nw->out.len;
+                        continue;
+                    }
+                }
+                break;
+            default:
+                break;
+            }
             size_t bad = 0;
-            rc = put_value(nw, w, cell, &bad);
-            if (rc < 0)
-                return rc;
-            if (rc == 1) {
+            long n = sl_json_escape(o, cell->p, cell->len, &bad);
+            if (n < 0) {
                 nw->out.len = start; /* take the partial line back */
                 rc = sl_run_bad_record(w->run, b, r, "ndjson",
                                        "field '%s' is not valid UTF-8 (byte %zu of the value); JSON output needs UTF-8",
@@ -183,9 +190,11 @@ static int ndjson_writer_write(sl_writer *w, const sl_batch *b)
                     return rc;
                 goto next_row;
             }
+            o += n;
         }
-        if ((rc = wbuf_put(&nw->out, w, "}\n", 2)) < 0)
-            return rc;
+        *o++ = '}';
+        *o++ = '\n';
+        nw->out.len = (size_t)(o - nw->out.buf);
         w->records++;
     next_row:
         if ((rc = wbuf_maybe_flush(&nw->out, w)) < 0)

@@ -1,5 +1,6 @@
 /* sink.c - output: direct or temp-file-and-rename, gzip/zstd on the way. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,17 @@ sl_comp sl_comp_for_path(const char *path)
     return SL_COMP_NONE;
 }
 
+static int sink_fail(sl_sink *s, sl_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int sink_fail(sl_sink *s, sl_error *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sl_vfail(err, code, "output", fmt, ap);
+    va_end(ap);
+    sl_error_at(err, s->name ? s->name : "(output)", 0, 0, 0);
+    return code;
+}
+
 static int write_all(sl_sink *s, const char *p, size_t n, sl_error *err)
 {
     while (n > 0) {
@@ -48,8 +60,8 @@ static int write_all(sl_sink *s, const char *p, size_t n, sl_error *err)
             if (errno == EINTR)
                 continue;
             if (errno == EPIPE)
-                return sl_fail(err, SL_E_PIPE, "output", "%s: the reader of the output went away", s->name);
-            return sl_fail(err, SL_E_OUTPUT, "output", "%s: write failed: %s", s->name, strerror(errno));
+                return sink_fail(s, err, SL_E_OUTPUT, "write failed: the reader of the output went away (broken pipe)");
+            return sink_fail(s, err, SL_E_OUTPUT, "write failed: %s", strerror(errno));
         }
         p += w;
         n -= (size_t)w;
@@ -68,20 +80,31 @@ sl_sink *sl_sink_open(const char *path, sl_comp comp, int level, sl_error *err)
     s->comp = comp;
     if (!path || strcmp(path, "-") == 0) {
         s->fd = 1;
-        s->name = strdup("(stdout)");
+        /* name what stdout is, so "disk full" names the file */
+        char target[512];
+        ssize_t tl = readlink("/proc/self/fd/1", target, sizeof target - 1);
+        if (tl > 0 && target[0] == '/') {
+            target[tl] = 0;
+            char *nm = malloc((size_t)tl + 16);
+            if (nm)
+                snprintf(nm, (size_t)tl + 16, "stdout (%s)", target);
+            s->name = nm;
+        } else {
+            s->name = strdup("stdout");
+        }
     } else {
         s->name = strdup(path);
         struct stat st;
         int exists = stat(path, &st) == 0;
         if (exists && S_ISDIR(st.st_mode)) {
-            sl_fail(err, SL_E_OUTPUT, "output", "%s: is a directory", path);
+            sink_fail(s, err, SL_E_OUTPUT, "is a directory");
             goto fail;
         }
         if (exists && !S_ISREG(st.st_mode)) {
             /* FIFO, device, /dev/null: write in place */
             s->fd = open(path, O_WRONLY | O_CLOEXEC);
             if (s->fd < 0) {
-                sl_fail(err, SL_E_OUTPUT, "output", "%s: cannot open for writing: %s", path, strerror(errno));
+                sink_fail(s, err, SL_E_OUTPUT, "cannot open for writing: %s", strerror(errno));
                 goto fail;
             }
             s->own_fd = 1;
@@ -98,7 +121,7 @@ sl_sink *sl_sink_open(const char *path, sl_comp comp, int level, sl_error *err)
             snprintf(s->tmp, need, "%.*s.%s.sluice-XXXXXX", (int)dlen, path, base);
             s->fd = mkostemp(s->tmp, O_CLOEXEC);
             if (s->fd < 0) {
-                sl_fail(err, SL_E_OUTPUT, "output", "%s: cannot create a temporary file beside it: %s", path,
+                sink_fail(s, err, SL_E_OUTPUT, "cannot create a temporary file beside it: %s",
                         strerror(errno));
                 free(s->tmp);
                 s->tmp = NULL;
@@ -119,7 +142,7 @@ sl_sink *sl_sink_open(const char *path, sl_comp comp, int level, sl_error *err)
     }
     if (comp == SL_COMP_GZIP) {
         if (deflateInit2(&s->z, level < 0 ? 6 : level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-            sl_fail(err, SL_E_USAGE, "output", "%s: invalid gzip level %d (expected 0..9)", s->name, level);
+            sink_fail(s, err, SL_E_USAGE, "invalid gzip level %d (expected 0..9)", level);
             goto fail;
         }
         s->z_init = 1;
@@ -131,7 +154,7 @@ sl_sink *sl_sink_open(const char *path, sl_comp comp, int level, sl_error *err)
         }
         size_t r = ZSTD_CCtx_setParameter(s->zc, ZSTD_c_compressionLevel, level < 0 ? 3 : level);
         if (ZSTD_isError(r)) {
-            sl_fail(err, SL_E_USAGE, "output", "%s: invalid zstd level %d", s->name, level);
+            sink_fail(s, err, SL_E_USAGE, "invalid zstd level %d", level);
             goto fail;
         }
         ZSTD_CCtx_setParameter(s->zc, ZSTD_c_checksumFlag, 1);
@@ -156,7 +179,7 @@ static int deflate_some(sl_sink *s, const void *buf, size_t len, int flush, sl_e
         s->z.avail_out = OUT_CAP;
         int rc = deflate(&s->z, flush);
         if (rc == Z_STREAM_ERROR)
-            return sl_fail(err, SL_E_INTERNAL, "output", "%s: gzip encoder failed", s->name);
+            return sink_fail(s, err, SL_E_INTERNAL, "gzip encoder failed");
         size_t have = OUT_CAP - s->z.avail_out;
         if (have && write_all(s, s->zbuf, have, err) < 0)
             return err->code;
@@ -176,7 +199,7 @@ static int zstd_some(sl_sink *s, const void *buf, size_t len, ZSTD_EndDirective 
         ZSTD_outBuffer out = {s->zbuf, OUT_CAP, 0};
         size_t r = ZSTD_compressStream2(s->zc, &out, &in, mode);
         if (ZSTD_isError(r))
-            return sl_fail(err, SL_E_INTERNAL, "output", "%s: zstd encoder failed: %s", s->name, ZSTD_getErrorName(r));
+            return sink_fail(s, err, SL_E_INTERNAL, "zstd encoder failed: %s", ZSTD_getErrorName(r));
         if (out.pos && write_all(s, s->zbuf, out.pos, err) < 0)
             return err->code;
         if (mode == ZSTD_e_continue ? in.pos == in.size : r == 0)
@@ -216,22 +239,21 @@ int sl_sink_commit(sl_sink *s, sl_error *err)
         return rc;
     if (s->tmp) {
         if (fsync(s->fd) < 0)
-            return sl_fail(err, SL_E_OUTPUT, "output", "%s: fsync failed: %s", s->name, strerror(errno));
+            return sink_fail(s, err, SL_E_OUTPUT, "fsync failed: %s", strerror(errno));
         if (close(s->fd) < 0) {
             s->fd = -1;
-            return sl_fail(err, SL_E_OUTPUT, "output", "%s: close failed: %s", s->name, strerror(errno));
+            return sink_fail(s, err, SL_E_OUTPUT, "close failed: %s", strerror(errno));
         }
         s->fd = -1;
         if (rename(s->tmp, s->name) < 0)
-            return sl_fail(err, SL_E_OUTPUT, "output", "%s: cannot rename the temporary file into place: %s",
-                           s->name, strerror(errno));
+            return sink_fail(s, err, SL_E_OUTPUT, "cannot rename the temporary file into place: %s", strerror(errno));
         sl_cleanup_remove(s->tmp);
         free(s->tmp);
         s->tmp = NULL;
     } else if (s->own_fd) {
         if (close(s->fd) < 0) {
             s->fd = -1;
-            return sl_fail(err, SL_E_OUTPUT, "output", "%s: close failed: %s", s->name, strerror(errno));
+            return sink_fail(s, err, SL_E_OUTPUT, "close failed: %s", strerror(errno));
         }
         s->fd = -1;
     }

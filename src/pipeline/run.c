@@ -89,12 +89,37 @@ int sl_parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
+int sl_run_mem_take(sl_run *run, uint64_t bytes)
+{
+    if (run->mem_used + bytes > run->opt.memory_limit)
+        return SL_E_NOMEM;
+    run->mem_used += bytes;
+    if (run->mem_used > run->mem_peak)
+        run->mem_peak = run->mem_used;
+    return SL_OK;
+}
+
+void sl_run_mem_give(sl_run *run, uint64_t bytes)
+{
+    run->mem_used = bytes > run->mem_used ? 0 : run->mem_used - bytes;
+}
+
+const char *sl_run_temp_dir(const sl_run *run)
+{
+    if (run->opt.temp_dir && *run->opt.temp_dir)
+        return run->opt.temp_dir;
+    const char *t = getenv("TMPDIR");
+    return t && *t ? t : "/tmp";
+}
+
 /* ---- the bad-record policy ---- */
 
 static int reject_write(sl_run *run, const sl_rowinfo *in, const char *stage, const char *msg)
 {
     run_priv *p = run->priv;
     const char *name = in && in->input < run->ninputs ? run->inputs[in->input].name : "";
+    if (strcmp(name, "-") == 0)
+        name = "(stdin)";
     size_t rawlen = in && in->raw ? in->len : 0;
     size_t need = 6 * (strlen(name) + strlen(msg) + strlen(stage) + rawlen) + 256;
     if (need > p->reject_cap) {
@@ -142,6 +167,8 @@ int sl_run_bad_record(sl_run *run, const sl_batch *b, uint32_t row, const char *
     va_end(ap);
     const sl_rowinfo *in = b && b->info ? &b->info[row] : NULL;
     const char *name = in && in->input < run->ninputs ? run->inputs[in->input].name : NULL;
+    if (name && strcmp(name, "-") == 0)
+        name = "(stdin)";
     if (run->opt.on_error == SL_ONERR_STOP) {
         sl_fail(&run->err, SL_E_DATA, stage, "%s", msg);
         if (in)
@@ -267,6 +294,8 @@ static int build(sl_run *run)
         if (rc < 0)
             return rc;
     }
+    if (run->opt.check_only)
+        return SL_OK;
     /* the output: the compression comes from the option, else the name */
     sl_comp comp = sl_comp_for_path(run->opt.output);
     if (run->opt.compress) {
@@ -326,6 +355,8 @@ static int drive(sl_run *run)
         rc = w->type->write(w, b);
         if (rc < 0)
             return rc;
+        if (run->on_batch)
+            run->on_batch(run, run->on_batch_ctx);
         if (streaming) {
             if (w->type->flush && (rc = w->type->flush(w)) < 0)
                 return rc;
@@ -348,10 +379,37 @@ static int drive(sl_run *run)
     return SL_OK;
 }
 
+uint64_t sl_run_bytes_read(const sl_run *run)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < run->ninputs; i++)
+        n += run->inputs[i].bytes_raw;
+    return n;
+}
+
+int64_t sl_run_bytes_total(const sl_run *run)
+{
+    int64_t n = 0;
+    for (size_t i = 0; i < run->ninputs; i++) {
+        if (run->inputs[i].size < 0)
+            return -1;
+        n += run->inputs[i].size;
+    }
+    return n;
+}
+
 int sl_run_execute(sl_run *run, const sl_options *opt, const char *const *inputs, size_t ninputs)
+{
+    return sl_run_execute_cb(run, opt, inputs, ninputs, NULL, NULL);
+}
+
+int sl_run_execute_cb(sl_run *run, const sl_options *opt, const char *const *inputs, size_t ninputs,
+                      void (*on_batch)(sl_run *, void *), void *ctx)
 {
     memset(run, 0, sizeof *run);
     run->opt = *opt;
+    run->on_batch = on_batch;
+    run->on_batch_ctx = ctx;
     run_priv *p = calloc(1, sizeof *p);
     static const char *const stdin_only[] = {"-"};
     if (ninputs == 0) {
@@ -368,8 +426,13 @@ int sl_run_execute(sl_run *run, const sl_options *opt, const char *const *inputs
     for (size_t i = 0; i < ninputs; i++) {
         run->inputs[i].name = inputs[i];
         run->inputs[i].size = -1;
+        struct stat st;
+        if (strcmp(inputs[i], "-") != 0 && stat(inputs[i], &st) == 0 && S_ISREG(st.st_mode))
+            run->inputs[i].size = st.st_size;
     }
     int rc = build(run);
+    if (run->opt.check_only)
+        return rc < 0 ? run->err.code : SL_OK;
     if (rc == SL_OK)
         rc = drive(run);
     if (rc == SL_OK)

@@ -157,15 +157,15 @@ static int map_next(sl_stage *st, sl_batch **outp)
             if (s->scratch.first) sl_arena_reset(&s->scratch);
             for (size_t i = 0; i < s->n && !dropped; i++) {
                 sl_expr *prog = s->as[i].prog;
-                sl_value v;
-                rc = sl_expr_eval(prog, out, k, &s->scratch, &v);
+                const sl_value *v;
+                rc = sl_expr_eval_ref(prog, out, k, &s->scratch, &v);
                 if (rc == SL_E_DATA) {
-                    rc = sl_run_bad_record(run, out, k, "map", "%s = ...: %s", s->as[i].name, sl_expr_errmsg(prog));
+                    rc = sl_run_bad_record(run, out, k, "map", "setting %s: %s", s->as[i].name, sl_expr_errmsg(prog));
                     if (rc < 0) return rc;
                     dropped = true;
                     break;
                 }
-                if (rc == SL_OK && sl_value_to_cell(&v, &out->arena, &dst[s->target[i]]) != SL_OK) {
+                if (rc == SL_OK && sl_value_to_cell(v, &out->arena, &dst[s->target[i]]) != SL_OK) {
                     rc = SL_E_NOMEM;
                 }
                 if (rc != SL_OK) {
@@ -202,7 +202,7 @@ static void map_close(sl_stage *st)
 
 const sl_stage_type sl_map_stage_type = {
     .name = "map",
-    .usage = "map NAME = EXPRESSION[, NAME = EXPRESSION...]",
+    .usage = "map NAME=EXPR[,NAME=EXPR...]",
     .summary = "compute fields from expressions",
     .help = "Sets each NAME to the value of its EXPRESSION, left to right: a later\n"
             "assignment sees the earlier ones.  An existing field is replaced where it\n"

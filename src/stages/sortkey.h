@@ -1,0 +1,82 @@
+/*
+ * sortkey.h - sort keys: the key list of sort and top, and how values order.
+ *
+ * A key list is `KEY[, KEY...]` where KEY is a field name, `-name` for
+ * descending, `+name` (or just name) for ascending; names with other
+ * characters than letters, digits, _ and . go in backquotes or double
+ * quotes (-`unit price`), outside which the sign stays.
+ *
+ * The order of values, for each key:
+ *
+ *   1. numbers, by value: a cell of kind number, or of kind text whose
+ *      whole text parses as a number (sl_num_parse: 12, -3.5, 1e3; not
+ *      " 12", not "0x10", not "inf").  1, 1.0 and 1e0 are equal.
+ *   2. text, byte-wise (memcmp, then the shorter first): text that is not a
+ *      number, JSON strings (never numbers, even "12": the language keeps
+ *      strings apart), booleans and nested JSON by their text.
+ *   3. null and absent values, last.
+ *
+ * A descending key (-name) reverses the order inside classes 1 and 2 but
+ * not the order of the classes: numbers still come before text, and nulls
+ * are last in both directions, so that the records that lack a value never
+ * push the ones that have one away from the top.  Records with equal keys
+ * keep their input order (both sort and top are stable).
+ */
+#ifndef SLUICE_SORTKEY_H
+#define SLUICE_SORTKEY_H
+
+#include <stdint.h>
+
+#include "sluice/batch.h"
+#include "sluice/error.h"
+
+typedef struct sl_sortspec {
+    char **names;     /* owned, NUL-terminated */
+    uint32_t *lens;
+    uint8_t *desc;    /* 1 = descending */
+    uint32_t n;
+} sl_sortspec;
+
+/* Parse a key list; an empty list or a bad name is a usage error naming
+   the stage.  *used (optional) gets the number of bytes of text consumed,
+   which is all of it. */
+int sl_sortspec_parse(sl_sortspec *k, const char *text, const char *stage, sl_error *err);
+void sl_sortspec_free(sl_sortspec *k);
+
+/* Column of each key in schema s, into cols[0..n): -1 when an open schema
+   lacks it (the value is then absent); a closed schema that lacks a key is
+   a usage error naming the fields there are. */
+int sl_sortspec_bind(const sl_sortspec *k, const sl_schema *s, int32_t *cols, const char *stage, sl_error *err);
+
+enum { SL_SK_INT = 0, SL_SK_DOUBLE, SL_SK_TEXT, SL_SK_NULL };
+
+/* A key value ready for comparison: parsed once per record, compared many
+   times.  TEXT points at the cell's bytes (it lives as long as they do). */
+typedef struct sl_sortkey {
+    union {
+        int64_t i;
+        double d;
+        const char *p;
+    } u;
+    uint32_t len;
+    uint8_t cls;      /* SL_SK_* */
+    uint8_t pad[3];
+} sl_sortkey;
+
+void sl_sortkey_of_cell(const sl_cell *c, sl_sortkey *k);
+
+/* Fill keys[0..n) from the logical cells of a record and the key columns. */
+static inline void sl_sortkeys_of_cells(const sl_cell *cells, const int32_t *cols, uint32_t n, sl_sortkey *keys)
+{
+    static const sl_cell absent = {NULL, 0, SL_ABSENT, {0}};
+    for (uint32_t i = 0; i < n; i++)
+        sl_sortkey_of_cell(cols[i] < 0 ? &absent : &cells[cols[i]], &keys[i]);
+}
+
+/* The same for physical row `row` of a batch (through its column map). */
+void sl_sortkeys_of_row(const sl_batch *b, uint32_t row, const int32_t *cols, uint32_t n, sl_sortkey *keys);
+
+/* <0, 0, >0 as a orders before, with, after b under the keys' directions. */
+int sl_sortkey_cmp(const sl_sortkey *a, const sl_sortkey *b, const uint8_t *desc, uint32_t n);
+
+#endif

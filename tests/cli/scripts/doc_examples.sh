@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Every example in docs/*.md runs as a test.  An example is a ```console
+# block: lines starting with "$ " are commands (run with bash in a scratch
+# copy of docs/examples, with `sluice` on PATH), the lines after a command
+# are its exact standard output.  Standard error is not compared: write
+# `2>&1` in the command to show it.
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+. "$(dirname "$0")/lib.sh"
+mkdir bin && ln -s "$SLUICE" bin/sluice
+export PATH="$WORK/bin:$PATH" TZ=UTC
+total=0
+for doc in "$ROOT"/docs/*.md; do
+  awk -v doc="$(basename "$doc")" '
+    /^```console/ { inblock = 1; next }
+    /^```/ && inblock { if (cmd != "") { print "@@END" } inblock = 0; cmd = ""; next }
+    inblock && /^\$ / { if (cmd != "") print "@@END"; cmd = substr($0, 3); print "@@CMD " doc ":" NR; print cmd; next }
+    inblock && cmd != "" { print }
+  ' "$doc" > examples.txt
+  # split into command / expected pairs
+  while IFS= read -r header; do
+    case "$header" in "@@CMD "*) ;; *) continue;; esac
+    where=${header#@@CMD }
+    IFS= read -r cmd
+    : > expected
+    while IFS= read -r l && [ "$l" != "@@END" ]; do printf '%s\n' "$l" >> expected; done
+    rm -rf ex && cp -r "$ROOT/docs/examples" ex
+    (cd ex && bash -c "$cmd" > ../actual 2> ../stderr)
+    total=$((total + 1))
+    if cmp -s expected actual; then ok "$where"; else bad "$where: $cmd"; diff expected actual | head -10; fi
+  done < examples.txt
+done
+[ $total -gt 0 ] || bad "no examples found"
+finish
