@@ -22,7 +22,7 @@ typedef struct tu_buf {
     size_t len, cap;
 } tu_buf;
 
-static void tu_put(tu_buf *b, const void *p, size_t n)
+static inline void tu_put(tu_buf *b, const void *p, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
         b->cap = (b->len + n + 1) * 2;
@@ -33,8 +33,8 @@ static void tu_put(tu_buf *b, const void *p, size_t n)
     b->p[b->len] = 0;
 }
 
-static void tu_putf(tu_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tu_putf(tu_buf *b, const char *fmt, ...)
+static inline void tu_putf(tu_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline void tu_putf(tu_buf *b, const char *fmt, ...)
 {
     char tmp[256];
     va_list ap;
@@ -44,7 +44,7 @@ static void tu_putf(tu_buf *b, const char *fmt, ...)
     tu_put(b, tmp, (size_t)n);
 }
 
-static char *tu_write_temp(const void *data, size_t len, const char *suffix)
+static inline char *tu_write_temp(const void *data, size_t len, const char *suffix)
 {
     char *path = malloc(256);
     snprintf(path, 256, "/tmp/sluice-test-XXXXXX%s", suffix);
@@ -60,7 +60,7 @@ static char *tu_write_temp(const void *data, size_t len, const char *suffix)
 /* Dump every record of `data` read by reader type rt.  *rc gets the final
    status (SL_DONE = 0 when all was read, else the error code); err (if not
    NULL) a copy of the error. */
-static char *tu_read_all(const sl_stage_type *rt, const void *data, size_t len, const sl_options *o, int *rc,
+static inline char *tu_read_all(const sl_stage_type *rt, const void *data, size_t len, const sl_options *o, int *rc,
                          sl_error *err)
 {
     char *path = tu_write_temp(data, len, ".in");
