@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "expr/expr.h"
 #include "formats/format.h"
 #include "formats/json_out.h"
 #include "io/cleanup.h"
@@ -159,7 +160,7 @@ static void print_help(void)
     printf("\nExit status:\n");
     for (size_t i = 0; i < sizeof exit_codes / sizeof exit_codes[0]; i++)
         printf("  %-4d %s\n", exit_codes[i].code, exit_codes[i].meaning);
-    printf("\nMore: sluice help STAGE, man sluice, docs/ in the source tree.\n");
+    printf("\nMore: sluice help STAGE, sluice help functions, man sluice, docs/ in the source tree.\n");
 }
 
 static void roff_text(const char *s)
@@ -232,8 +233,19 @@ static void print_man(void)
     printf(".SH SEE ALSO\nThe docs/ folder of the source tree: the user manual and the pipeline reference.\n");
 }
 
+static void functions_help(void)
+{
+    printf("Functions of filter and map expressions (docs/expressions.md has the whole language):\n\n");
+    for (const sl_expr_func *f = sl_expr_funcs; f->name; f++)
+        printf("  %-40s %s\n", f->signature, f->summary);
+}
+
 static int stage_help(const char *name)
 {
+    if (strcmp(name, "functions") == 0) {
+        functions_help();
+        return 0;
+    }
     for (int i = 0; sl_stage_types[i]; i++)
         if (strcmp(sl_stage_types[i]->name, name) == 0) {
             const sl_stage_type *t = sl_stage_types[i];

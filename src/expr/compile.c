@@ -55,6 +55,9 @@ static int add_const(cgen *g, const sl_value *v, uint32_t *idx)
     char **nt = realloc(p->ctext, cap * sizeof *nt);
     if (!nt) return nomem(g);
     p->ctext = nt;
+    sl_value *nn = realloc(p->cnum, cap * sizeof *nn);
+    if (!nn) return nomem(g);
+    p->cnum = nn;
     uint32_t *nl = realloc(p->ctext_len, cap * sizeof *nl);
     if (!nl) return nomem(g);
     p->ctext_len = nl;
@@ -78,6 +81,8 @@ static int add_const(cgen *g, const sl_value *v, uint32_t *idx)
     p->ctext_len[k] = (uint32_t)len;
     if (v->type == SL_V_STRING || v->type == SL_V_TEXT) p->consts[k].u.s = t;
     p->consts[k].scratch = 0;
+    p->cnum[k] = (sl_value){.type = SL_V_NULL};
+    val_num(&p->consts[k], &p->cnum[k]);
     *idx = k;
     return SL_OK;
 }
@@ -104,7 +109,7 @@ static int add_ref(cgen *g, const node *n, uint32_t *idx)
 }
 
 /* A regex call site; when pat is a string literal it is compiled now. */
-static int add_site(cgen *g, const node *pat, int nosub, uint32_t *idx)
+static int add_site(cgen *g, const node *pat, uint32_t *idx)
 {
     sl_expr *p = g->p;
     if (grow((void **)&p->sites, &g->cap_sites, p->nsites + 1, sizeof *p->sites)) return nomem(g);
@@ -115,9 +120,37 @@ static int add_site(cgen *g, const node *pat, int nosub, uint32_t *idx)
         char msg[256];
         if (rx_compile(&s->re, pat->lit.u.s, pat->lit.len, msg, sizeof msg) != 0)
             return expr_src_error(g->src, pat->pos, "bad regular expression: %s (POSIX extended syntax expected)", msg);
-        (void)nosub;
         s->have = true;
         s->literal = true;
+        /* plain text, maybe anchored: match with memcmp/memmem, not regexec */
+        const char *q = pat->lit.u.s;
+        size_t n = pat->lit.len, i = 0;
+        char *plain = malloc(n + 1);
+        if (!plain) return nomem(g);
+        size_t o = 0;
+        bool ok = true, bol = false, eol = false;
+        if (i < n && q[i] == '^') { bol = true; i++; }
+        for (; i < n && ok; i++) {
+            char ch = q[i];
+            if (ch == '$' && i + 1 == n) { eol = true; break; }
+            if (ch == '\\') {
+                if (i + 1 < n && strchr(".[]()*+?{}|^$\\", q[i + 1])) plain[o++] = q[++i];
+                else ok = false;
+            } else if (strchr(".[]()*+?{}|^$", ch) || ch == 0) {
+                ok = false;
+            } else {
+                plain[o++] = ch;
+            }
+        }
+        if (ok) {
+            s->plain = true;
+            s->plain_bol = bol;
+            s->plain_eol = eol;
+            s->plain_text = plain;
+            s->plain_len = o;
+        } else {
+            free(plain);
+        }
     }
     return SL_OK;
 }
@@ -191,7 +224,15 @@ static int gen_call(cgen *g, const node *n)
         return emit(g, OP_CONST, 0, k, 0, 0, 0, 1);
     }
     uint32_t site = UINT32_MAX;
-    if (strncmp(f->name, "regex_", 6) == 0 && (rc = add_site(g, n->args[1], 0, &site))) return rc;
+    if (strncmp(f->name, "regex_", 6) == 0 && (rc = add_site(g, n->args[1], &site))) return rc;
+    if (site != UINT32_MAX && n->nargs == 3 && strcmp(f->name, "regex_extract") == 0 && g->p->sites[site].literal &&
+        n->args[2]->kind == N_LIT && n->args[2]->lit.type == SL_V_INT) {
+        int64_t grp = n->args[2]->lit.u.i;
+        size_t nsub = g->p->sites[site].re.re_nsub;
+        if (grp < 0 || (uint64_t)grp > nsub || grp > 9)
+            return expr_src_error(g->src, n->args[2]->pos, "group %lld, but the pattern has %zu group%s (expected 0 to %zu)",
+                                  (long long)grp, nsub, nsub == 1 ? "" : "s", nsub < 9 ? nsub : 9);
+    }
     size_t nt = strlen(f->argtypes);
     for (uint32_t i = 0; i < n->nargs; i++) {
         char want = nt ? f->argtypes[i < nt ? i : nt - 1] : 'a';
@@ -241,6 +282,17 @@ static int gen(cgen *g, const node *n)
                 if ((rc = add_ref(g, r, &ref)) || (rc = add_const(g, &l->lit, &k))) return rc;
                 return emit(g, OP_CMPFC, (uint8_t)flip_cmp(op), UINT32_MAX, ref, k, 0, 1);
             }
+            /* field <cmp> "string": one instruction */
+            if (l->kind == N_FIELD && r->kind == N_LIT && r->lit.type == SL_V_STRING) {
+                uint32_t ref;
+                if ((rc = add_ref(g, l, &ref)) || (rc = add_const(g, &r->lit, &k))) return rc;
+                return emit(g, OP_CMPFS, (uint8_t)op, UINT32_MAX, ref, k, 0, 1);
+            }
+            if (r->kind == N_FIELD && l->kind == N_LIT && l->lit.type == SL_V_STRING) {
+                uint32_t ref;
+                if ((rc = add_ref(g, r, &ref)) || (rc = add_const(g, &l->lit, &k))) return rc;
+                return emit(g, OP_CMPFS, (uint8_t)flip_cmp(op), UINT32_MAX, ref, k, 0, 1);
+            }
             /* x == null, x != null */
             if ((op == B_EQ || op == B_NE) && (r->kind == N_LIT && r->lit.type == SL_V_NULL)) {
                 if ((rc = gen(g, l))) return rc;
@@ -253,7 +305,7 @@ static int gen(cgen *g, const node *n)
         }
         if (op == B_MATCH || op == B_NMATCH) {
             bool lit = r->kind == N_LIT && r->lit.type == SL_V_STRING;
-            if ((rc = add_site(g, r, 1, &k))) return rc;
+            if ((rc = add_site(g, r, &k))) return rc;
             if ((rc = gen(g, l))) return rc;
             if (lit) return emit(g, OP_MATCH, op == B_NMATCH, k, 0, 0, 0, 0);
             if ((rc = gen(g, r))) return rc;
@@ -312,8 +364,10 @@ void sl_expr_free(sl_expr *p)
     for (uint32_t i = 0; i < p->nsites; i++) {
         if (p->sites[i].have) regfree(&p->sites[i].re);
         free(p->sites[i].pat);
+        free(p->sites[i].plain_text);
     }
     free(p->ctext);
+    free(p->cnum);
     free(p->ctext_len);
     free(p->consts);
     free(p->refs);
@@ -381,7 +435,7 @@ int sl_expr_compile_assignments(const char *text, size_t start, const char *stag
     if (start > len) start = len;
     sl_arena arena;
     sl_arena_init(&arena, 4096, 0);
-    expr_src src = {.text = text, .len = len, .stage = stage, .err = err, .arena = &arena};
+    expr_src src = {.text = text, .len = len, .stage = stage, .err = err, .arena = &arena, .list = true};
     sl_expr_assign *a = NULL;
     size_t n = 0, cap = 0, pos = start;
     int rc = SL_OK;
@@ -500,7 +554,8 @@ int sl_expr_bind(sl_expr *p, const sl_schema *s, uint32_t nvisible, unsigned fla
     }
     for (uint32_t i = 0; i < p->ncode; i++) {
         ins *in = &p->code[i];
-        if (in->op == OP_FIELD || in->op == OP_FIELDNUM || in->op == OP_CMPFC) in->a = p->refs[in->b].col;
+        if (in->op == OP_FIELD || in->op == OP_FIELDNUM || in->op == OP_CMPFC || in->op == OP_CMPFS)
+            in->a = p->refs[in->b].col;
     }
     p->bound = true;
     p->bound_id = s->id;

@@ -524,6 +524,29 @@ static int run(sl_expr *p, const sl_batch *b, uint32_t row, sl_arena *arena, con
             r->u.b = res;
             break;
         }
+        case OP_CMPFS: {
+            bool res = false;
+            if (ip->a != UINT32_MAX) {
+                const sl_cell *c = sl_batch_cell(b, row, ip->a);
+                if (c->len != 0 && c->kind != SL_NULL && c->kind != SL_ABSENT) {
+                    const sl_value *cn = &p->cnum[ip->c];
+                    int cmp;
+                    sl_value x;
+                    /* numbers only when the constant reads as one and the
+                       field is not a string too */
+                    if (cn->type != SL_V_NULL && c->kind != SL_STRING && c->kind != SL_JSON && c->kind != SL_BOOL &&
+                        (field_num(p, b, row, ip->a, ip->b, &x), x.type == SL_V_INT || x.type == SL_V_DOUBLE))
+                        cmp = numcmp(&x, cn);
+                    else
+                        cmp = cmp_bytes(c->p, c->len, p->ctext[ip->c], p->ctext_len[ip->c]);
+                    res = cmp_true(ip->sub, cmp);
+                }
+            }
+            sl_value *r = &st[sp++];
+            r->type = SL_V_BOOL;
+            r->u.b = res;
+            break;
+        }
         case OP_NEG: {
             sl_value *v = &st[sp - 1];
             if (v->type == SL_V_NULL) break;
@@ -606,7 +629,17 @@ static int run(sl_expr *p, const sl_batch *b, uint32_t row, sl_arena *arena, con
             const char *t;
             uint32_t tl;
             text_of(s, buf, &t, &tl);
-            bool m = rx_exec(re, t, tl, 0, NULL);
+            const rx_site *site = &p->sites[ip->a];
+            bool m;
+            if (ip->op == OP_MATCH && site->plain) {
+                size_t pl = site->plain_len;
+                if (site->plain_bol && site->plain_eol) m = tl == pl && memcmp(t, site->plain_text, pl) == 0;
+                else if (site->plain_bol) m = tl >= pl && memcmp(t, site->plain_text, pl) == 0;
+                else if (site->plain_eol) m = tl >= pl && memcmp(t + tl - pl, site->plain_text, pl) == 0;
+                else m = pl == 0 || memmem(t, tl, site->plain_text, pl) != NULL;
+            } else {
+                m = rx_exec(re, t, tl, 0, NULL);
+            }
             s->type = SL_V_BOOL;
             s->u.b = ip->sub ? !m : m;
             break;
@@ -678,6 +711,8 @@ static int run(sl_expr *p, const sl_batch *b, uint32_t row, sl_arena *arena, con
             sp = sp - n + 1;
             break;
         }
+        default:
+            __builtin_unreachable(); /* the compiler emits only the codes above */
         }
         ip++;
     }

@@ -51,6 +51,7 @@ typedef struct expr_src {
     const char *stage;
     sl_error *err;
     sl_arena *arena; /* compile-time allocations */
+    bool list;       /* a list of assignments: ',' may follow */
 } expr_src;
 
 /* Error at byte offset pos of the source: message, column, caret detail.
@@ -103,6 +104,7 @@ typedef enum op_code {
     OP_FIELDNUM, /* the same, as a number when it reads as one (operands of
                     arithmetic): parsed once per row, however often used */
     OP_CMPFC,    /* push field(a, ref b) <sub> consts[c] (a number) */
+    OP_CMPFS,    /* push field(a, ref b) <sub> consts[c] (a string) */
     OP_NEG,
     OP_BIN,      /* sub = B_* (not B_MATCH/B_NMATCH) */
     OP_MATCH,    /* regex site a, sub = 1 for !~ ; pattern constant */
@@ -131,6 +133,10 @@ typedef struct rx_site {
     regex_t re;
     bool have;      /* re holds a compiled regex */
     bool literal;   /* compiled at compile time; never changes */
+    bool plain;     /* the literal pattern is plain text (=~ by memmem) */
+    bool plain_bol, plain_eol; /* ... anchored with ^ / $ */
+    char *plain_text; /* owned */
+    size_t plain_len;
     char *pat;      /* dynamic: text of the pattern in re (owned) */
     size_t pat_len;
 } rx_site;
@@ -157,6 +163,7 @@ struct sl_expr {
     uint32_t ncode;
     sl_value *consts;
     char **ctext;     /* text form of each constant (owned) */
+    sl_value *cnum;   /* each constant as a number, or null when it is not */
     uint32_t *ctext_len;
     uint32_t nconsts;
     field_ref *refs;

@@ -345,7 +345,8 @@ int parse_expr(const expr_src *src, size_t *pos, node **out)
             return expr_src_error(src, P.tok.pos, "unexpected '=' (expected '==' to compare)");
         if (P.tok.type == TK_RPAREN)
             return expr_src_error(src, P.tok.pos, "unexpected ')' (no '(' to close)");
-        return expected(&P, "an operator or the end of the expression");
+        return expected(&P, src->list ? "an operator, ',' before the next assignment, or the end"
+                                      : "an operator or the end of the expression");
     }
     *pos = P.tok.pos; /* at the ',' or the end */
     return SL_OK;

@@ -282,6 +282,21 @@ static void test_comparison(void **state)
     EQ("num10 == \"10.0\"", "false"); /* two strings: text */
     EQ("\"10\" < \"9\"", "true");
     EQ("t == \"ABC\"", "false");
+    /* field <cmp> "string" is one fused instruction: same rules */
+    EQ("a == \"10.0\"", "true");
+    EQ("\"10.0\" == a", "true");
+    EQ("flag == \"true\"", "true");
+    EQ("flag == \"1\"", "false");
+    EQ("e == \"x\"", "false");
+    EQ("e != \"x\"", "false");
+    EQ("ab < \"x\"", "false");
+    EQ("\"b\" > t", "true");
+    EQ("t < \"b\"", "true");
+    EQ("j == \"{\\\"k\\\":1}\"", "true");
+    EQ("n == \"1000\"", "true");
+    EQ("n > \"999.5\"", "true");
+    EQ("num10 < \"9\"", "true"); /* two strings: text */
+    EQ("s >= \"Hello\"", "true");
     EQ("s == \"Hello World\"", "true");
     EQ("\"abc\" < \"abd\"", "true");
     EQ("\"ab\" < \"abc\"", "true");
@@ -355,6 +370,22 @@ static void test_regex(void **state)
     EQ("x * 2 =~ \"^5$\"", "true");
     EQ("date =~ r\"^[0-9]{4}-[0-9]{2}\"", "true");
     EQ("s =~ t", "false");
+    /* plain patterns take a memcmp/memmem path: same answers */
+    EQ("s =~ \"World\"", "true");
+    EQ("s =~ \"^Hello\"", "true");
+    EQ("s =~ \"World$\"", "true");
+    EQ("s =~ \"^Hello World$\"", "true");
+    EQ("s =~ \"^World\"", "false");
+    EQ("s =~ \"Hello$\"", "false");
+    EQ("s !~ \"xyz\"", "true");
+    EQ("t =~ \"\"", "true");
+    EQ("\"\" =~ \"^$\"", "true");
+    EQ("t =~ \"^$\"", "false");
+    EQ("\"xa.by\" =~ r\"a\\.b\"", "true");
+    EQ("\"xaxby\" =~ r\"a\\.b\"", "false");
+    EQ("\"xaxby\" =~ \"a.b\"", "true");
+    EQ("flag =~ \"^tr\"", "true");
+    EQ("a * 2 =~ \"^20$\"", "true");
     EQ("t =~ t || \"|x\"", "true"); /* dynamic pattern "abc|x" */
     EQ("s =~ \"(\"", "compile error at 6: bad regular expression: Unmatched ( or \\( (POSIX extended syntax expected)");
     EQ("s =~ (\"(\" || t)", "error: bad regular expression \"(abc\": Unmatched ( or \\( (POSIX extended syntax expected)");
@@ -449,7 +480,9 @@ static void test_regex_functions(void **state)
     EQ("regex_extract(date, \"[0-9]+:[0-9]+\")", "str \"10:20\"");
     EQ("regex_extract(s, \"[0-9]+\")", "null");
     EQ("regex_extract(s, \"(a)|(W)\", 1)", "null");
-    EQ("regex_extract(s, \"(o)\", 2)", "error: regex_extract: group 2 but the pattern has 1 group (expected 0 to 1)");
+    EQ("regex_extract(s, \"(o)\", 2)", "compile error at 25: group 2, but the pattern has 1 group (expected 0 to 1)");
+    EQ("regex_extract(s, \"(o)\", b - 1)", "error: regex_extract: group 2 but the pattern has 1 group (expected 0 to 1)");
+    EQ("regex_extract(s, \"(o)\", b - 2)", "str \"o\"");
     EQ("regex_extract(s, t || \"|o\")", "str \"o\"");
     EQ("regex_replace(s, \"[\", \"x\")",
        "compile error at 18: bad regular expression: Invalid regular expression (POSIX extended syntax expected)");
@@ -727,7 +760,7 @@ static void test_assignments(void **state)
         {"a == 1", "unexpected '==' after 'a' (expected '=' as in NAME = EXPRESSION)", 3},
         {"a = 1,", "unexpected end of expression (expected the name of the field to set, as in NAME = EXPRESSION)", 7},
         {"a = 1, = 2", "unexpected '=' (expected the name of the field to set, as in NAME = EXPRESSION)", 8},
-        {"a = 1 b = 2", "unexpected name (expected an operator or the end of the expression)", 7},
+        {"a = 1 b = 2", "unexpected name (expected an operator, ',' before the next assignment, or the end)", 7},
         {"1 = 2", "unexpected number (expected the name of the field to set, as in NAME = EXPRESSION)", 1},
         {"a = lowr(b)", "unknown function 'lowr' (did you mean 'lower'?)", 5},
     };
@@ -845,7 +878,8 @@ static void test_num_format(void **state)
         uint64_t bits = seed;
         memcpy(&d, &bits, sizeof d);
         if (!isfinite(d)) continue;
-        if (i & 1) d = (double)(int64_t)(seed >> 20) / 1000.0; /* decimal-looking values too */
+        if (i % 3 == 1) d = (double)(int64_t)(seed >> 20) / 1000.0; /* decimal-looking values too */
+        if (i % 3 == 2) d = ldexp((double)(seed >> 11), (int)(seed % 64) - 66); /* 1e-4 .. 1e15: 16-17 digits */
         size_t n = sl_num_format_double(d, buf);
         buf[n] = 0;
         if (strtod(buf, NULL) != d) fail_msg("%.17g printed as '%s' does not read back", d, buf);
@@ -921,6 +955,23 @@ static void test_function_table(void **state)
         assert_non_null(f->summary);
         assert_true(strncmp(f->signature, f->name, strlen(f->name)) == 0);
         if (sl_expr_funcs[k + 1].name) assert_true(strcmp(f->name, sl_expr_funcs[k + 1].name) < 0);
+    }
+    /* docs/expressions.md lists every function by its signature */
+    char path[4096];
+    snprintf(path, sizeof path, "%s", __FILE__);
+    char *slash = strrchr(path, '/');
+    assert_non_null(slash);
+    snprintf(slash, sizeof path - (size_t)(slash - path), "/../../docs/expressions.md");
+    FILE *f = fopen(path, "r");
+    if (!f) fail_msg("cannot open %s", path);
+    static char docs[1 << 17];
+    size_t n = fread(docs, 1, sizeof docs - 1, f);
+    fclose(f);
+    docs[n] = 0;
+    for (int k = 0; sl_expr_funcs[k].name; k++) {
+        char want[200];
+        snprintf(want, sizeof want, "| `%s` |", sl_expr_funcs[k].signature);
+        if (!strstr(docs, want)) fail_msg("docs/expressions.md lacks the line for %s", sl_expr_funcs[k].signature);
     }
 }
 
