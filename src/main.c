@@ -19,6 +19,7 @@
 #include "expr/expr.h"
 #include "formats/format.h"
 #include "formats/json_out.h"
+#include "formats/parquet_types.h"
 #include "io/cleanup.h"
 #include "io/sink.h"
 #include "sluice/run.h"
@@ -27,7 +28,7 @@ enum opt_id {
     O_OUTPUT, O_FILE, O_FROM, O_TO, O_DELIM, O_OUT_DELIM, O_QUOTE, O_NO_HEADER, O_NO_INFER, O_COMPRESS, O_LEVEL,
     O_HEADER_CHANGE, O_ON_ERROR, O_MAX_ERRORS, O_BATCH_ROWS, O_MAX_FIELD, O_MAX_RECORD, O_MAX_FIELDS, O_MAX_DEPTH,
     O_CSV_PARSER, O_JSON_PARSER, O_MEMORY, O_TEMP_DIR, O_QUIET, O_HELP, O_VERSION, O_MAN, O_VAR, O_CHECK, O_STATS,
-    O_PROGRESS, O_LOG_FORMAT
+    O_PROGRESS, O_LOG_FORMAT, O_PQ_COMPRESSION, O_ROW_GROUP_SIZE, O_SCHEMA
 };
 
 typedef struct opt_def {
@@ -41,13 +42,13 @@ typedef struct opt_def {
 
 static const opt_def options[] = {
     {O_OUTPUT, 'o', "output", "FILE", "Write to FILE (default: standard output). The format comes from the name "
-     "(.csv .tsv .ndjson .jsonl) and a .gz or .zst suffix compresses. A regular file is written to a temporary file "
+     "(.csv .tsv .ndjson .jsonl .parquet) and a .gz or .zst suffix compresses. A regular file is written to a temporary file "
      "beside it and renamed into place only when the run succeeds.", "Input and output"},
     {O_FILE, 'f', "file", "FILE", "Read the pipeline from FILE: one stage per line or separated by |, # starts a "
      "comment. Every operand is then an input.", "Input and output"},
     {O_FROM, 0, "from", "FORMAT", "Input format: csv, tsv, ndjson (jsonl) or lines. Default: from the input names; "
      "standard input is csv.", "Input and output"},
-    {O_TO, 0, "to", "FORMAT", "Output format: csv, tsv, ndjson or lines. Default: from the -o name, else the input "
+    {O_TO, 0, "to", "FORMAT", "Output format: csv, tsv, ndjson, lines or parquet. Default: from the -o name, else the input "
      "format.", "Input and output"},
     {O_VAR, 0, "var", "NAME=VALUE", "Set ${NAME} in the pipeline text (a pipeline file or the command line). "
      "Unset variables are looked up in the environment; a variable set nowhere is an error.", "Input and output"},
@@ -72,6 +73,13 @@ static const opt_def options[] = {
      "(write it with its position and the reason as one NDJSON line to FILE).", "Bad records"},
     {O_MAX_ERRORS, 0, "max-errors", "N|P%", "With skip or reject: fail the run when more than N records (or P percent "
      "of the records read) are bad.", "Bad records"},
+    {O_PQ_COMPRESSION, 0, "parquet-compression", "METHOD", "Compression of Parquet pages: zstd (default), gzip or "
+     "none; --level sets its level.", "Parquet"},
+    {O_ROW_GROUP_SIZE, 0, "row-group-size", "SIZE", "Write a Parquet row group whenever this much column data is "
+     "buffered (default 128M, at most half of --memory-limit).", "Parquet"},
+    {O_SCHEMA, 0, "schema", "SPEC", "Parquet column types, e.g. 'id:int64, price:double, ts:timestamp, note:string' "
+     "(boolean, int64, double, string, timestamp, date); other columns are inferred from the first row group.",
+     "Parquet"},
     {O_BATCH_ROWS, 0, "batch-rows", "N", "Records per batch (default 1024).", "Limits"},
     {O_MAX_FIELD, 0, "max-field-bytes", "SIZE", "Longest field or line accepted (default 16M).", "Limits"},
     {O_MAX_RECORD, 0, "max-record-bytes", "SIZE", "Longest record accepted (default 32M).", "Limits"},
@@ -112,7 +120,7 @@ static const struct {
     {128, "+N: stopped by signal N (130 for SIGINT, 143 for SIGTERM); partial output is removed"},
 };
 
-static const char *const sections[] = {"Input and output", "CSV and TSV", "NDJSON", "Bad records", "Limits",
+static const char *const sections[] = {"Input and output", "CSV and TSV", "NDJSON", "Parquet", "Bad records", "Limits",
                                        "Parsers", "General", NULL};
 
 static void usage_line(FILE *f)
@@ -186,7 +194,7 @@ static void print_man(void)
     printf(".B sluice\n[\\fIOPTIONS\\fR] \\fB\\-f\\fR \\fIFILE\\fR [\\fIINPUT\\fR...]\n");
     printf(".SH DESCRIPTION\nsluice reads CSV, TSV, NDJSON or plain lines (plain, gzip or zstd, detected from "
            "the bytes), passes the records through the stages of \\fIPIPELINE\\fR, separated by |, and writes "
-           "them as CSV, TSV, NDJSON or lines, compressed when the output name ends in .gz or .zst.  Memory stays "
+           "them as CSV, TSV, NDJSON, lines or Parquet, compressed when the output name ends in .gz or .zst.  Memory stays "
            "constant whatever the size of the input.\n");
     printf(".SH STAGES\n");
     for (int i = 0; sl_stage_types[i]; i++) {
@@ -441,6 +449,23 @@ static int apply(sl_options *o, const opt_def *d, const char *v, cli *c)
         o->memory_limit = n;
         break;
     case O_TEMP_DIR: o->temp_dir = v; break;
+    case O_PQ_COMPRESSION:
+        if (strcmp(v, "zstd") != 0 && strcmp(v, "gzip") != 0 && strcmp(v, "none") != 0)
+            return usage_error("--parquet-compression expects zstd, gzip or none, not '%s'", v);
+        o->parquet_compression = v;
+        break;
+    case O_ROW_GROUP_SIZE:
+        if (sl_parse_size(v, &n) < 0 || n < 1)
+            return usage_error("--row-group-size expects a size like 64M, not '%s'", v);
+        o->row_group_size = n;
+        break;
+    case O_SCHEMA: {
+        char msg[512];
+        if (pq_spec_parse(v, NULL, msg, sizeof msg) < 0)
+            return usage_error("--schema: %s", msg);
+        o->parquet_schema = v;
+        break;
+    }
     case O_CSV_PARSER:
         if (strcmp(v, "fast") == 0)
             o->csv_parser = SL_CSVP_FAST;
@@ -766,8 +791,12 @@ int main(int argc, char **argv)
     c.vars = calloc((size_t)argc + 1, sizeof *c.vars);
     int nops = 0, status = 0;
     char *file_text = NULL, *expanded = NULL;
-    if (!operands || !c.vars)
+    if (!operands || !c.vars) {
+        fputs("sluice: out of memory\n", stderr);
+        free(operands);
+        free(c.vars);
         return SL_EXIT_OSERR;
+    }
     if (argc >= 2 && strcmp(argv[1], "help") == 0) {
         status = argc == 2 ? (print_help(), 0) : stage_help(argv[2]);
         goto out;
@@ -851,8 +880,17 @@ int main(int argc, char **argv)
         first_input = 1;
     }
     char bad[160];
+    bad[0] = 0;
     size_t bl = 0, bc = 0;
     expanded = expand_vars(text, &c, bad, sizeof bad, &bl, &bc);
+    if (!expanded && !bad[0]) { /* no variable is missing: memory is */
+        sl_error e;
+        sl_error_clear(&e);
+        sl_fail(&e, SL_E_NOMEM, "pipeline", "out of memory");
+        log_message(&c, "error", &e, "sluice: pipeline: out of memory", SL_EXIT_OSERR);
+        status = SL_EXIT_OSERR;
+        goto out;
+    }
     if (!expanded) {
         char msg[512];
         snprintf(msg, sizeof msg, "sluice: pipeline: line %zu, column %zu: variable %s is not set (give --var NAME=VALUE "

@@ -52,6 +52,11 @@ typedef struct sl_options {
     uint32_t read_buffer;      /* initial read buffer of readers, 0 = 1 MiB
                                   (tests use tiny buffers to reach every
                                   refill path) */
+    const char *parquet_compression; /* Parquet pages: "zstd", "gzip" or
+                                        "none"; NULL = zstd */
+    uint64_t row_group_size;   /* Parquet row group bound in buffered bytes,
+                                  0 = 128M (never more than memory_limit / 2) */
+    const char *parquet_schema; /* --schema "name:type, ..." or NULL */
 } sl_options;
 
 void sl_options_defaults(sl_options *o);
@@ -76,6 +81,12 @@ struct sl_run {
     uint64_t bad_records;  /* skipped or rejected */
     uint64_t mem_used;     /* bytes drawn from the memory budget now */
     uint64_t mem_peak;     /* most bytes drawn at once */
+    /* Batch boundaries (the `batch` stage): how many batches of records
+       have ended so far.  A stage that ends one increments it just before
+       returning the last sl_batch of it; the run loop then flushes the writer
+       and the output after writing that sl_batch, and `write` ends the batch
+       there (next file, next command). */
+    uint64_t batch_ends;
     /* called after every batch written (progress display); may be NULL */
     void (*on_batch)(sl_run *run, void *ctx);
     void *on_batch_ctx;

@@ -38,6 +38,9 @@
 
 enum { CL_DATA = 0, CL_DELIM, CL_QUOTE, CL_CR, CL_LF };
 
+/* what went wrong in a libcsv callback (the first thing only) */
+enum { LP_OK = 0, LP_BAD_FIELDS, LP_BAD_FIELD_LONG, LP_BAD_RECORD_LONG, LP_BAD_NOMEM };
+
 typedef struct csv_reader {
     const char *fmt;        /* "csv" or "tsv", for messages */
     unsigned char delim, quote;
@@ -69,16 +72,28 @@ typedef struct csv_reader {
     int use_libcsv;
     struct csv_parser lp;
     int lp_init;
-    int lp_fields_overflow;
     uint64_t lp_rec_line, lp_rec_offset; /* start of the record being parsed */
     int lp_in_record;
     int lp_have_record;     /* a record ended in the last segment */
-    int lp_field_null;
     sl_arena *lp_arena;
-    int lp_oom;
     int lp_cr_pending;
-    int lp_field_too_long;
-    size_t lp_rec_bytes;
+    int lp_bad;              /* LP_BAD_*: the record fails */
+    uint64_t lp_bad_seen;    /* lp_fields_seen of the bad field */
+    size_t lp_rec_bytes;     /* bytes of the fields of the record so far */
+    uint64_t lp_fields_seen; /* fields delivered by libcsv, ever */
+    uint64_t lp_line_start;  /* input offset where the current line starts */
+    uint64_t lp_f_line, lp_f_col; /* start of a field that spans segments */
+    int lp_f_quoted;
+    /* hand scanner: how far the scan of a quoted field that did not end in
+       the buffer got, so that the next scan of the same record resumes
+       there instead of rescanning it (a long quoted field arriving through
+       a pipe in small reads would otherwise cost quadratic time) */
+    int qr_valid;
+    size_t qr_in;            /* input index and offset of the record */
+    uint64_t qr_offset;
+    size_t qr_open, qr_scan; /* opening quote, resume point (from pos) */
+    uint64_t qr_nl;          /* line breaks in the field before qr_scan */
+    size_t qr_pairs;         /* doubled quotes in the field before qr_scan */
 } csv_reader;
 
 static const char *input_name(csv_reader *r)
@@ -87,23 +102,30 @@ static const char *input_name(csv_reader *r)
 }
 
 /* line and column (1-based, in bytes) of buffer position at, counting from
-   buffer position pos whose line is r->line */
+   buffer position from (r->pos) whose line is from_line.  Columns count from
+   the start of the line, kept as an input offset: the hand scanner has the
+   record's first line in the buffer (scan back for it); libcsv is fed
+   buffer after buffer, so its reader keeps the offset, lp_line_start. */
 static void locate(csv_reader *r, size_t from, uint64_t from_line, size_t at, uint64_t *line, uint64_t *col)
 {
     uint64_t l = from_line;
-    size_t ls = from;
-    /* the column counts from the start of the line, which may lie before
-       `from`; scan back in the buffer for it */
-    while (ls > 0 && r->buf[ls - 1] != '\n' && r->buf[ls - 1] != '\r')
-        ls--;
+    uint64_t ls; /* input offset of the line start; buf[x] is at offset r->offset + x - r->pos */
+    if (r->use_libcsv) {
+        ls = r->lp_line_start;
+    } else {
+        size_t b = from;
+        while (b > 0 && r->buf[b - 1] != '\n' && r->buf[b - 1] != '\r')
+            b--;
+        ls = r->offset + b - r->pos;
+    }
     for (size_t i = from; i < at && i < r->len; i++) {
         if (r->buf[i] == '\n' || (r->buf[i] == '\r' && (i + 1 >= r->len || r->buf[i + 1] != '\n'))) {
             l++;
-            ls = i + 1;
+            ls = r->offset + i + 1 - r->pos;
         }
     }
     *line = l;
-    *col = (uint64_t)(at - ls) + 1;
+    *col = r->offset + at - r->pos - ls + 1;
 }
 
 static int data_error(csv_reader *r, size_t at_pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -117,6 +139,29 @@ static int data_error(csv_reader *r, size_t at_pos, const char *fmt, ...)
     uint64_t line, col;
     locate(r, r->pos, r->line, at_pos, &line, &col);
     sl_error_at(e, input_name(r), line, col, r->need_header ? 0 : r->record + 1);
+    return SL_E_DATA;
+}
+
+/* The record starting at line `line` (column 1) passes --max-record-bytes:
+   both parsers report it there. */
+static int record_too_long(csv_reader *r, uint64_t line)
+{
+    sl_fail(&r->run->err, SL_E_DATA, r->fmt, "record longer than %llu bytes (limit --max-record-bytes)",
+            (unsigned long long)r->run->opt.max_record_bytes);
+    sl_error_at(&r->run->err, input_name(r), line, 1, r->need_header ? 0 : r->record + 1);
+    return SL_E_DATA;
+}
+
+/* A quoted field opened at (line, col) passes --max-field-bytes, closed or
+   not: the message says where it opened, since a missing closing quote is
+   the usual cause. */
+static int quoted_too_long(csv_reader *r, uint64_t line, uint64_t col)
+{
+    sl_fail(&r->run->err, SL_E_DATA, r->fmt,
+            "quoted field opened at line %llu, column %llu is longer than %llu bytes (limit --max-field-bytes; "
+            "is a closing %c missing?)", (unsigned long long)line, (unsigned long long)col,
+            (unsigned long long)r->run->opt.max_field_bytes, r->quote);
+    sl_error_at(&r->run->err, input_name(r), line, col, r->need_header ? 0 : r->record + 1);
     return SL_E_DATA;
 }
 
@@ -134,9 +179,10 @@ enum { SCAN_RECORD = 1, SCAN_MORE = 0 };
 
 /* Scan one record at r->buf[r->pos..r->len).  On SCAN_RECORD the fields are
    in r->fields[0..nfields), *end is the position after the record and its
-   terminator, *lines the line breaks inside and ending the record.  Blank
-   lines before the record are skipped by the caller. */
-static int scan_record(csv_reader *r, sl_arena *arena, size_t *end, uint64_t *lines)
+   terminator, *rec_len the record's length without its terminator, *lines
+   the line breaks inside and ending the record.  Blank lines before the
+   record are skipped by the caller. */
+static int scan_record(csv_reader *r, sl_arena *arena, size_t *end, size_t *rec_len, uint64_t *lines)
 {
     const unsigned char *b = (const unsigned char *)r->buf;
     const unsigned char *cls = r->cls;
@@ -152,7 +198,13 @@ static int scan_record(csv_reader *r, sl_arena *arena, size_t *end, uint64_t *li
         if (p < n && b[p] == r->quote) {
             size_t open = p;
             size_t q = ++p;
-            int escaped = 0;
+            size_t pairs = 0; /* doubled quotes: the value is that much shorter than its text */
+            uint64_t nl0 = nl;
+            if (r->qr_valid && r->qr_in == r->in_idx && r->qr_offset == r->offset && r->qr_open == open - r->pos) {
+                p = r->pos + r->qr_scan; /* resume where the last scan stopped */
+                nl += r->qr_nl;
+                pairs = r->qr_pairs;
+            }
             for (;;) {
                 const unsigned char *hit = memchr(b + p, r->quote, n - p);
                 /* count line breaks inside the quoted text */
@@ -163,27 +215,52 @@ static int scan_record(csv_reader *r, sl_arena *arena, size_t *end, uint64_t *li
                     if ((size_t)(c + 1 - b) < n && c[1] != '\n')
                         nl++;
                 if (!hit) {
-                    if (!eof)
-                        return SCAN_MORE;
                     uint64_t ol, oc;
+                    if (n - q - pairs > maxf) { /* too long already, whether it ever closes or not */
+                        locate(r, r->pos, r->line, open, &ol, &oc);
+                        return quoted_too_long(r, ol, oc);
+                    }
+                    if (!eof) {
+                        /* resume before a CR at the end: its LF may follow */
+                        size_t resume = (n > p && b[n - 1] == '\r') ? n - 1 : n;
+                        r->qr_valid = 1;
+                        r->qr_in = r->in_idx;
+                        r->qr_offset = r->offset;
+                        r->qr_open = open - r->pos;
+                        r->qr_scan = resume - r->pos;
+                        r->qr_nl = nl - nl0;
+                        r->qr_pairs = pairs;
+                        return SCAN_MORE;
+                    }
                     locate(r, r->pos, r->line, open, &ol, &oc);
                     return data_error(r, n, "unterminated quoted field (opened at line %llu, column %llu; expected a closing %c)",
                                       (unsigned long long)ol, (unsigned long long)oc, r->quote);
                 }
                 p = stop + 1;
-                if (p >= n && !eof)
-                    return SCAN_MORE; /* is it a doubled quote? */
+                if (p >= n && !eof) { /* is it a doubled quote? resume at this quote */
+                    r->qr_valid = 1;
+                    r->qr_in = r->in_idx;
+                    r->qr_offset = r->offset;
+                    r->qr_open = open - r->pos;
+                    r->qr_scan = stop - r->pos;
+                    r->qr_nl = nl - nl0;
+                    r->qr_pairs = pairs;
+                    return SCAN_MORE;
+                }
                 if (p < n && b[p] == r->quote) {
-                    escaped = 1;
+                    pairs++;
                     p++;
                     continue;
                 }
                 break;
             }
             size_t flen = p - 1 - q;
-            if (flen > maxf)
-                return data_error(r, open, "field longer than %llu bytes (limit --max-field-bytes)", (unsigned long long)maxf);
-            if (escaped) {
+            if (flen - pairs > maxf) {
+                uint64_t ol, oc;
+                locate(r, r->pos, r->line, open, &ol, &oc);
+                return quoted_too_long(r, ol, oc);
+            }
+            if (pairs) {
                 char *d = sl_arena_alloc(arena, flen ? flen : 1);
                 if (!d)
                     return sl_fail(&r->run->err, SL_E_NOMEM, r->fmt, "out of memory");
@@ -202,7 +279,7 @@ static int scan_record(csv_reader *r, sl_arena *arena, size_t *end, uint64_t *li
             f->kind = SL_TEXT;
             nf++;
             if (p >= n) { /* eof right after the closing quote */
-                *end = p;
+                *end = *rec_len = p;
                 break;
             }
             int c = cls[b[p]];
@@ -212,12 +289,13 @@ static int scan_record(csv_reader *r, sl_arena *arena, size_t *end, uint64_t *li
                     if (nf >= r->max_fields)
                         return data_error(r, p, "more than %u fields in a record (limit --max-fields)", r->max_fields);
                     r->fields[nf++] = (sl_cell){NULL, 0, SL_NULL, {0}};
-                    *end = p;
+                    *end = *rec_len = p;
                     break;
                 }
                 continue;
             }
             if (c == CL_LF || c == CL_CR) {
+                *rec_len = p;
                 if (c == CL_CR) {
                     if (p + 1 >= n && !eof)
                         return SCAN_MORE;
@@ -253,19 +331,19 @@ static int scan_record(csv_reader *r, sl_arena *arena, size_t *end, uint64_t *li
 #ifdef __SSE2__
     field_end:
 #endif
+        if (p - s > maxf) /* too long already, wherever it ends */
+            return data_error(r, s, "field longer than %llu bytes (limit --max-field-bytes)", (unsigned long long)maxf);
         if (p >= n && !eof)
             return SCAN_MORE;
         if (p < n && cls[b[p]] == CL_QUOTE)
             return data_error(r, p, "quote character inside an unquoted field (expected the whole field quoted, with %c%c for a quote)",
                               r->quote, r->quote);
-        if (p - s > maxf)
-            return data_error(r, s, "field longer than %llu bytes (limit --max-field-bytes)", (unsigned long long)maxf);
         f->p = (const char *)b + s;
         f->len = (uint32_t)(p - s);
         f->kind = p > s ? SL_TEXT : SL_NULL;
         nf++;
         if (p >= n) {
-            *end = p;
+            *end = *rec_len = p;
             break;
         }
         int c = cls[b[p]];
@@ -275,11 +353,12 @@ static int scan_record(csv_reader *r, sl_arena *arena, size_t *end, uint64_t *li
                 if (nf >= r->max_fields)
                     return data_error(r, p, "more than %u fields in a record (limit --max-fields)", r->max_fields);
                 r->fields[nf++] = (sl_cell){NULL, 0, SL_NULL, {0}};
-                *end = p;
+                *end = *rec_len = p;
                 break;
             }
             continue;
         }
+        *rec_len = p;
         if (c == CL_CR) {
             if (p + 1 >= n && !eof)
                 return SCAN_MORE;
@@ -293,6 +372,7 @@ static int scan_record(csv_reader *r, sl_arena *arena, size_t *end, uint64_t *li
     }
     r->nfields = nf;
     *lines = nl;
+    *rec_len -= r->pos;
     return SCAN_RECORD;
 }
 
@@ -302,12 +382,91 @@ static int scan_record(csv_reader *r, sl_arena *arena, size_t *end, uint64_t *li
    hook refuses past the field limit (libcsv offers no context pointer, and a
    run has one CSV parser at a time, so a file-level cap is enough). */
 static size_t lp_cap = SIZE_MAX;
+static int lp_capped; /* the hook refused: a field too long, not a lack of memory */
 
 static void *lp_realloc(void *p, size_t n)
 {
-    if (n > lp_cap)
+    if (n > lp_cap) {
+        lp_capped = 1;
         return NULL;
+    }
     return realloc(p, n);
+}
+
+/* libcsv's parser states (libcsv.c): csv.h exposes pstate, not the names */
+enum { LP_ROW_NOT_BEGUN = 0, LP_FIELD_NOT_BEGUN, LP_FIELD_BEGUN, LP_FIELD_MIGHT_HAVE_ENDED };
+
+/* libcsv reports no positions, so where a field started is found, when it is
+   needed, by replaying the bytes libcsv consumed, s[0..used) of a segment
+   (at most one line break, at its end), with a small state machine started
+   from the state libcsv was in before the segment.  It is needed in two
+   cases, both rare: a segment ends inside a field (a quoted field spans
+   lines, or the read buffer cut the segment), and then the start of that
+   field is kept in lp_f_*; or the k-th field (1-based) that ended in the
+   segment is bad (too long, one too many), and then its start is wanted
+   for the message.  Returns 1 when that k-th field started in this segment
+   (its start is then in *line, *col, *quoted), else 0 (it started earlier,
+   at lp_f_*). */
+static int lp_replay(csv_reader *r, const char *s, size_t used, int pstate0, int quoted0, uint64_t k, uint64_t *line,
+                     uint64_t *col, int *quoted)
+{
+    enum { ROW_START, FIELD_START, IN_PLAIN, IN_QUOTES, AFTER_QUOTE } st = ROW_START;
+    if (pstate0 == LP_FIELD_NOT_BEGUN)
+        st = FIELD_START;
+    else if (pstate0 == LP_FIELD_BEGUN)
+        st = quoted0 ? IN_QUOTES : IN_PLAIN;
+    else if (pstate0 == LP_FIELD_MIGHT_HAVE_ENDED)
+        st = AFTER_QUOTE;
+    int here = 0;           /* the current field started in this segment */
+    uint64_t fl = 0, fc = 0;
+    int fq = 0;
+    uint64_t ended = 0;
+    for (size_t i = 0; i < used; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int brk = c == '\n' || c == '\r', end = 0;
+        if (st == ROW_START || st == FIELD_START) {
+            if (brk && st == ROW_START)
+                continue;
+            here = 1;
+            fl = r->line;
+            fc = r->offset + i - r->lp_line_start + 1;
+            fq = c == r->quote;
+            if (c == r->delim || brk) {
+                end = 1; /* an empty field */
+                st = brk ? ROW_START : FIELD_START;
+            } else {
+                st = fq ? IN_QUOTES : IN_PLAIN;
+            }
+        } else if (st == IN_PLAIN) {
+            if (c == r->delim || brk) {
+                end = 1;
+                st = brk ? ROW_START : FIELD_START;
+            }
+        } else if (st == IN_QUOTES) {
+            if (c == r->quote)
+                st = AFTER_QUOTE;
+        } else { /* AFTER_QUOTE */
+            if (c == r->quote) {
+                st = IN_QUOTES;
+            } else {
+                end = 1;
+                st = brk ? ROW_START : FIELD_START;
+            }
+        }
+        if (end && k && ++ended == k)
+            break;
+    }
+    if (!k && here && (st == IN_PLAIN || st == IN_QUOTES || st == AFTER_QUOTE)) {
+        r->lp_f_line = fl; /* a field goes on past this segment */
+        r->lp_f_col = fc;
+        r->lp_f_quoted = fq;
+    }
+    if (here) {
+        *line = fl;
+        *col = fc;
+        *quoted = fq;
+    }
+    return here;
 }
 
 static int lp_space(unsigned char c)
@@ -319,21 +478,32 @@ static int lp_space(unsigned char c)
 static void lp_field(void *data, size_t len, void *ctx)
 {
     csv_reader *r = ctx;
+    r->lp_fields_seen++;
+    if (r->lp_bad)
+        return; /* the record fails: keep nothing more of it */
     if (r->nfields >= r->max_fields) {
-        r->lp_fields_overflow = 1;
+        r->lp_bad = LP_BAD_FIELDS;
+        r->lp_bad_seen = r->lp_fields_seen;
         return;
     }
     sl_cell *f = &r->fields[r->nfields++];
     r->lp_rec_bytes += len;
-    if (len > r->run->opt.max_field_bytes)
-        r->lp_field_too_long = 1;
+    if (len > r->run->opt.max_field_bytes) {
+        r->lp_bad = LP_BAD_FIELD_LONG;
+        r->lp_bad_seen = r->lp_fields_seen;
+        return;
+    }
+    if (r->lp_rec_bytes > r->run->opt.max_record_bytes) {
+        r->lp_bad = LP_BAD_RECORD_LONG; /* its fields alone are too long already */
+        return;
+    }
     if (!data) { /* CSV_EMPTY_IS_NULL: unquoted empty field */
         *f = (sl_cell){NULL, 0, SL_NULL, {0}};
         return;
     }
     char *d = sl_arena_alloc(r->lp_arena, len ? len : 1);
     if (!d) {
-        r->lp_oom = 1;
+        r->lp_bad = LP_BAD_NOMEM;
         *f = (sl_cell){NULL, 0, SL_NULL, {0}};
         return;
     }
@@ -469,9 +639,17 @@ static int open_input(csv_reader *r)
         csv_set_delim(&r->lp, r->delim);
         csv_set_quote(&r->lp, r->quote);
         csv_set_space_func(&r->lp, lp_space);
-        lp_cap = (size_t)r->run->opt.max_field_bytes + 64;
+        /* libcsv grows its buffer before it looks at each byte, and keeps
+           a closing quote in it until it knows it is not a doubled one:
+           two bytes over the limit let a field of exactly the limit end,
+           and stop a longer one a byte or two after it passes the limit */
+        lp_cap = (size_t)r->run->opt.max_field_bytes + 2;
+        lp_capped = 0;
         csv_set_realloc_func(&r->lp, lp_realloc);
         r->lp_in_record = 0;
+        r->lp_line_start = 0;
+        r->lp_rec_bytes = 0;
+        r->lp_bad = LP_OK;
     }
     return SL_OK;
 }
@@ -515,18 +693,14 @@ static int fill(csv_reader *r)
             r->pos = 0;
         }
         if (r->len == r->cap) {
-            uint64_t lim = r->run->opt.max_record_bytes;
-            if (r->cap >= lim + 1) {
-                uint64_t line, col;
-                locate(r, 0, r->line, 0, &line, &col);
-                sl_fail(&r->run->err, SL_E_DATA, r->fmt, "record longer than %llu bytes (limit --max-record-bytes)",
-                        (unsigned long long)lim);
-                sl_error_at(&r->run->err, input_name(r), line, col, r->record + 1);
-                return SL_E_DATA;
-            }
+            /* room for the longest record and its CR LF: a full buffer
+               holding one unfinished record means it is too long */
+            uint64_t lim = r->run->opt.max_record_bytes + 2;
+            if (r->cap >= lim)
+                return record_too_long(r, r->line);
             size_t ncap = r->cap * 2;
-            if (ncap > lim + 1)
-                ncap = (size_t)lim + 1;
+            if (ncap > lim)
+                ncap = (size_t)lim;
             char *nb = realloc(r->buf, ncap);
             if (!nb)
                 return sl_fail(&r->run->err, SL_E_NOMEM, r->fmt, "out of memory growing the read buffer to %zu bytes", ncap);
@@ -548,8 +722,11 @@ static int fill(csv_reader *r)
     if (r->at_start && (r->len >= 3 || r->src_eof)) {
         r->at_start = 0;
         if (r->len - r->pos >= 3 && memcmp(r->buf + r->pos, "\xef\xbb\xbf", 3) == 0) {
-            r->pos += 3;
+            /* drop it from the buffer, so that columns never count it */
+            memmove(r->buf + r->pos, r->buf + r->pos + 3, r->len - r->pos - 3);
+            r->len -= 3;
             r->offset += 3;
+            r->lp_line_start = r->offset;
         }
     }
     return 1;
@@ -594,10 +771,10 @@ static int next_fast(csv_reader *r)
         }
         if (r->pos >= r->len)
             return SL_DONE; /* end of this input */
-        size_t end = 0;
+        size_t end = 0, rec_len = 0;
         uint64_t lines = 0;
         r->nfields = 0;
-        int rc = scan_record(r, &b->arena, &end, &lines);
+        int rc = scan_record(r, &b->arena, &end, &rec_len, &lines);
         if (rc < 0)
             return rc;
         if (rc == SCAN_MORE) {
@@ -606,9 +783,8 @@ static int next_fast(csv_reader *r)
                 return rc < 0 ? rc : SL_BATCH; /* 0: hand out the batch first */
             continue;
         }
-        if (end - r->pos > r->run->opt.max_record_bytes)
-            return data_error(r, r->pos, "record longer than %llu bytes (limit --max-record-bytes)",
-                              (unsigned long long)r->run->opt.max_record_bytes);
+        if (rec_len > r->run->opt.max_record_bytes)
+            return record_too_long(r, r->line);
         int hdr = r->need_header;
         rc = take_record(r, r->line, r->offset, r->buf + r->pos, end - r->pos);
         if (rc < 0)
@@ -635,6 +811,65 @@ static int lp_error(csv_reader *r, size_t at)
     return data_error(r, at, "unexpected %s after a closing quote (expected the delimiter or the end of the line)", what);
 }
 
+/* Field number k of the record is one too many, or field (line, col) is too
+   long. */
+static int lp_fail_field(csv_reader *r, int bad, uint64_t line, uint64_t col, int quoted)
+{
+    if (bad == LP_BAD_FIELD_LONG && quoted)
+        return quoted_too_long(r, line, col);
+    if (bad == LP_BAD_FIELD_LONG)
+        sl_fail(&r->run->err, SL_E_DATA, r->fmt, "field longer than %llu bytes (limit --max-field-bytes)",
+                (unsigned long long)r->run->opt.max_field_bytes);
+    else
+        sl_fail(&r->run->err, SL_E_DATA, r->fmt, "more than %u fields in a record (limit --max-fields)", r->max_fields);
+    sl_error_at(&r->run->err, input_name(r), line, col, r->need_header ? 0 : r->record + 1);
+    return SL_E_DATA;
+}
+
+static int lp_mid_field(int pstate) { return pstate == LP_FIELD_BEGUN || pstate == LP_FIELD_MIGHT_HAVE_ENDED; }
+
+/* After csv_parse() consumed s[0..used) of a segment, starting in state
+   (pstate0, quoted0) with seen0 fields delivered before it, or after
+   csv_fini() (s = NULL): the errors libcsv or the callbacks met, reported
+   where the hand scanner reports them; else SL_OK. */
+static int lp_check(csv_reader *r, const char *s, size_t used, int pstate0, int quoted0, uint64_t seen0)
+{
+    if (r->lp_bad == LP_BAD_NOMEM)
+        return sl_fail(&r->run->err, SL_E_NOMEM, r->fmt, "out of memory");
+    if (r->lp_bad == LP_BAD_RECORD_LONG)
+        return record_too_long(r, r->lp_rec_line);
+    if (r->lp_bad == LP_BAD_FIELDS || r->lp_bad == LP_BAD_FIELD_LONG) {
+        uint64_t line = r->lp_f_line, col = r->lp_f_col;
+        int quoted = r->lp_f_quoted;
+        if (s) {
+            lp_replay(r, s, used, pstate0, quoted0, r->lp_bad_seen - seen0, &line, &col, &quoted);
+        } else if (!lp_mid_field(pstate0)) { /* the empty field after a delimiter at the end */
+            return r->lp_bad == LP_BAD_FIELDS ? data_error(r, r->len, "more than %u fields in a record (limit --max-fields)",
+                                                           r->max_fields)
+                                              : SL_E_INTERNAL;
+        }
+        return lp_fail_field(r, r->lp_bad, line, col, quoted);
+    }
+    int e = csv_error(&r->lp);
+    if ((e == CSV_ENOMEM && lp_capped) || e == CSV_ETOOBIG) /* the field in progress, lp_f_* */
+        return lp_fail_field(r, LP_BAD_FIELD_LONG, r->lp_f_line, r->lp_f_col, r->lp_f_quoted);
+    if (e == CSV_ENOMEM)
+        return sl_fail(&r->run->err, SL_E_NOMEM, r->fmt, "out of memory (libcsv's field buffer)");
+    return SL_OK;
+}
+
+/* A record ended; `len` is its length without the line break. */
+static int lp_take(csv_reader *r, uint64_t len)
+{
+    r->lp_have_record = 0;
+    r->lp_in_record = 0;
+    int rc = len > r->run->opt.max_record_bytes ? record_too_long(r, r->lp_rec_line)
+                                                : take_record(r, r->lp_rec_line, r->lp_rec_offset, NULL, r->lp_rec_bytes);
+    r->nfields = 0;
+    r->lp_rec_bytes = 0;
+    return rc;
+}
+
 static int next_libcsv(csv_reader *r)
 {
     sl_batch *b = &r->batch;
@@ -648,20 +883,19 @@ static int next_libcsv(csv_reader *r)
                     r->line++;
                 }
                 r->lp_have_record = 0;
+                int pstate0 = r->lp.pstate, quoted0 = r->lp.quoted;
                 if (csv_fini(&r->lp, lp_field, lp_row, r) != 0) {
-                    uint64_t ol = r->lp_rec_line;
-                    return data_error(r, r->len, "unterminated quoted field (opened at line %llu%s; expected a closing %c)",
-                                      (unsigned long long)ol, "", r->quote);
+                    if (r->lp.entry_pos > r->run->opt.max_field_bytes) /* as the hand scanner says */
+                        return quoted_too_long(r, r->lp_f_line, r->lp_f_col);
+                    return data_error(r, r->len, "unterminated quoted field (opened at line %llu, column %llu; expected a "
+                                      "closing %c)", (unsigned long long)r->lp_f_line, (unsigned long long)r->lp_f_col,
+                                      r->quote);
                 }
-                if (r->lp_have_record) {
-                    r->lp_have_record = 0;
-                    r->lp_in_record = 0;
-                    int rc = take_record(r, r->lp_rec_line, r->lp_rec_offset, NULL, r->lp_rec_bytes);
-                    r->nfields = 0;
-                    r->lp_rec_bytes = 0;
-                    if (rc < 0)
-                        return rc;
-                }
+                int rc = lp_check(r, NULL, 0, pstate0, quoted0, 0);
+                if (rc < 0)
+                    return rc;
+                if (r->lp_have_record && (rc = lp_take(r, r->offset - r->lp_rec_offset)) < 0)
+                    return rc;
                 return SL_DONE;
             }
             compact(r);
@@ -676,8 +910,10 @@ static int next_libcsv(csv_reader *r)
         size_t avail = r->len - r->pos, seg = avail;
         if (r->lp_cr_pending) {
             r->lp_cr_pending = 0;
-            if (s[0] != '\n')
+            if (s[0] != '\n') {
                 r->line++;
+                r->lp_line_start = r->offset;
+            }
         }
         for (size_t i = 0; i < avail; i++)
             if (s[i] == '\n' || s[i] == '\r') {
@@ -696,24 +932,30 @@ static int next_libcsv(csv_reader *r)
             }
         }
         r->lp_have_record = 0;
+        int pstate0 = r->lp.pstate, quoted0 = r->lp.quoted;
+        uint64_t seen0 = r->lp_fields_seen;
         size_t used = csv_parse(&r->lp, s, seg, lp_field, lp_row, r);
-        if (r->lp_oom)
-            return sl_fail(&r->run->err, SL_E_NOMEM, r->fmt, "out of memory");
-        if (r->lp_fields_overflow)
-            return data_error(r, r->pos + used - 1, "more than %u fields in a record (limit --max-fields)", r->max_fields);
-        if (r->lp_field_too_long || csv_error(&r->lp) == CSV_ENOMEM || csv_error(&r->lp) == CSV_ETOOBIG)
-            return data_error(r, r->pos + used, "field longer than %llu bytes (limit --max-field-bytes)",
-                              (unsigned long long)r->run->opt.max_field_bytes);
+        if (lp_mid_field(r->lp.pstate) && (!lp_mid_field(pstate0) || r->lp_fields_seen != seen0)) {
+            uint64_t l, c; /* a field that goes on began here: note where */
+            int q;
+            lp_replay(r, s, used, pstate0, quoted0, 0, &l, &c, &q);
+        }
+        int rc = lp_check(r, s, used, pstate0, quoted0, seen0);
+        if (rc < 0)
+            return rc;
         if (used < seg || csv_error(&r->lp) != CSV_SUCCESS)
             return lp_error(r, r->pos + used);
         /* line accounting for the segment: LF, or CR not followed by LF */
         char last = s[seg - 1];
         if (last == '\n') {
             r->line++;
+            r->lp_line_start = r->offset + seg;
         } else if (last == '\r') {
             if (r->pos + seg < r->len) {
-                if (r->buf[r->pos + seg] != '\n')
+                if (r->buf[r->pos + seg] != '\n') {
                     r->line++;
+                    r->lp_line_start = r->offset + seg;
+                }
             } else if (r->src_eof) {
                 r->line++;
             } else {
@@ -723,16 +965,9 @@ static int next_libcsv(csv_reader *r)
         r->pos += seg;
         r->offset += seg;
         if (r->lp_have_record) {
-            r->lp_have_record = 0;
-            r->lp_in_record = 0;
-            if (r->lp_rec_bytes > r->run->opt.max_record_bytes)
-                return data_error(r, r->pos - 1, "record longer than %llu bytes (limit --max-record-bytes)",
-                                  (unsigned long long)r->run->opt.max_record_bytes);
             int hdr = r->need_header;
-            int rc = take_record(r, r->lp_rec_line, r->lp_rec_offset, NULL, r->lp_rec_bytes);
-            r->nfields = 0;
-            r->lp_rec_bytes = 0;
-            if (rc < 0)
+            /* the record ended at the line break that ends the segment */
+            if ((rc = lp_take(r, r->offset - 1 - r->lp_rec_offset)) < 0)
                 return rc;
             if (hdr && b->nrows && b->schema && b->schema->id != r->schema->id)
                 return SL_BATCH;
@@ -831,8 +1066,8 @@ static int csv_reader_open(sl_stage *st)
     const sl_options *o = &st->run->opt;
     r->fields = malloc((size_t)r->max_fields * sizeof *r->fields);
     r->cap = o->read_buffer ? o->read_buffer : BUF_INIT;
-    if (r->cap > o->max_record_bytes + 1)
-        r->cap = (size_t)o->max_record_bytes + 1;
+    if (r->cap > o->max_record_bytes + 2)
+        r->cap = (size_t)o->max_record_bytes + 2;
     if (r->cap < 4)
         r->cap = 4;
     r->buf = malloc(r->cap);

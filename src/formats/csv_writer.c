@@ -38,8 +38,10 @@ static int put_field(csv_writer *cw, sl_writer *w, const sl_cell *c)
         return SL_OK;
     size_t n = c->len;
     const unsigned char *p = (const unsigned char *)c->p;
-    if (n == 0)
-        return wbuf_put(&cw->out, w, "\"\"", 2);
+    if (n == 0) { /* the empty string, apart from null: two quote characters */
+        char qq[2] = {(char)cw->quote, (char)cw->quote};
+        return wbuf_put(&cw->out, w, qq, 2);
+    }
     size_t i = 0;
     while (i < n && !cw->needq[p[i]])
         i++;
@@ -58,6 +60,15 @@ static int write_header(csv_writer *cw, sl_writer *w, sl_schema *s)
         if (i && wbuf_put(&cw->out, w, &cw->delim, 1) < 0)
             return w->run->err.code;
         sl_cell c = {s->names[i], s->name_len[i], SL_TEXT, {0}};
+        if (i == 0 && c.len >= 3 && memcmp(c.p, "\xef\xbb\xbf", 3) == 0) {
+            /* a name starting with a UTF-8 BOM, first in the file, would be
+               read back as a BOM and lose it: quote it */
+            char *d = wbuf_reserve(&cw->out, w, 2 * (size_t)c.len + 2);
+            if (!d)
+                return w->run->err.code;
+            cw->out.len += csv_write2(d, 2 * (size_t)c.len + 2, c.p, c.len, cw->quote);
+            continue;
+        }
         if (put_field(cw, w, &c) < 0)
             return w->run->err.code;
     }

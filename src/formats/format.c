@@ -7,13 +7,15 @@ static const char *const csv_exts[] = {".csv", NULL};
 static const char *const tsv_exts[] = {".tsv", ".tab", NULL};
 static const char *const ndjson_exts[] = {".ndjson", ".jsonl", ".json", NULL};
 static const char *const lines_exts[] = {".txt", ".log", NULL};
+static const char *const parquet_exts[] = {".parquet", NULL};
 
 static const sl_format fmt_csv = {"csv", csv_exts, &sl_csv_reader_type, &sl_csv_writer_type};
 static const sl_format fmt_tsv = {"tsv", tsv_exts, &sl_tsv_reader_type, &sl_tsv_writer_type};
 static const sl_format fmt_ndjson = {"ndjson", ndjson_exts, &sl_ndjson_reader_type, &sl_ndjson_writer_type};
 static const sl_format fmt_lines = {"lines", lines_exts, &sl_lines_reader_type, &sl_lines_writer_type};
+static const sl_format fmt_parquet = {"parquet", parquet_exts, NULL, &sl_parquet_writer_type}; /* output only */
 
-const sl_format *const sl_formats[] = {&fmt_csv, &fmt_tsv, &fmt_ndjson, &fmt_lines, NULL};
+const sl_format *const sl_formats[] = {&fmt_csv, &fmt_tsv, &fmt_ndjson, &fmt_lines, &fmt_parquet, NULL};
 
 const sl_format *sl_format_find(const char *name)
 {

@@ -10,6 +10,8 @@
 #ifndef SLUICE_FORMAT_H
 #define SLUICE_FORMAT_H
 
+#include <stdbool.h>
+
 #include "sluice/run.h"
 #include "sluice/stage.h"
 
@@ -28,6 +30,10 @@ typedef struct sl_writer_type {
        input: records appear as they arrive); NULL = nothing buffered */
     int (*flush)(sl_writer *w);
     void (*destroy)(sl_writer *w);
+    /* the format compresses its own data (Parquet pages): its sink is opened
+       without compression, and --compress or a .gz/.zst output name is a
+       usage error */
+    bool self_compressing;
 } sl_writer_type;
 
 struct sl_writer {
@@ -39,9 +45,9 @@ struct sl_writer {
 };
 
 typedef struct sl_format {
-    const char *name;            /* "csv", "tsv", "ndjson", "lines" */
+    const char *name;            /* "csv", "tsv", "ndjson", "lines", "parquet" */
     const char *const *exts;     /* file name suffixes, NULL-terminated */
-    const sl_stage_type *reader;
+    const sl_stage_type *reader; /* NULL: sluice cannot read the format */
     const sl_writer_type *writer;
 } sl_format;
 
@@ -58,6 +64,7 @@ extern const sl_writer_type sl_csv_writer_type;
 extern const sl_writer_type sl_tsv_writer_type;
 extern const sl_writer_type sl_ndjson_writer_type;
 extern const sl_writer_type sl_lines_writer_type;
+extern const sl_writer_type sl_parquet_writer_type;
 
 /* Writers append bytes to a formatting buffer and hand it to the sink when
    it passes SL_WBUF_FLUSH bytes. */

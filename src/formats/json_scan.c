@@ -1066,6 +1066,14 @@ int sl_json_scan_object_jansson(sl_json_scan *js, const char *text, size_t len, 
         p++;
     if (p >= end || *p != '{')
         return not_object(js, line, p, end);
+    /* jansson 2.14 drops a NUL byte right after a number or a literal; a raw
+       NUL is JSON nowhere, so refuse it first, as the hand parser does */
+    const uchar *nul = memchr(line, 0, len);
+    if (nul) {
+        uint32_t col = (uint32_t)(nul - line) + 1;
+        set_err(js, SL_JSON_ESYNTAX, col, "invalid JSON at column %u: unexpected byte 0x00", col);
+        return SL_E_DATA;
+    }
 
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);

@@ -42,7 +42,9 @@
  *     max_depth; jansson also has its own fixed limit of 2048 that counts
  *     scalars as one more level.
  *   - jansson 2.14 silently drops one NUL byte right after a number or a
- *     literal ({"a":1<NUL>} loads as {"a":1}); the hand parser rejects it.
+ *     literal ({"a":1<NUL>} loads as {"a":1}); the hand parser rejects it,
+ *     and so does sl_json_scan_object_jansson(), which refuses a raw NUL
+ *     anywhere in the line before calling jansson.
  *   - Error columns: the hand parser counts bytes, jansson characters.
  */
 #ifndef SLUICE_JSON_SCAN_H

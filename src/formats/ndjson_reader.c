@@ -451,6 +451,21 @@ static int nd_next(sl_stage *st, sl_batch **out)
             sl_error_at(&r->run->err, input_name(r), r->line_no + 1, 0, r->rec_no + 1);
             return SL_E_NOMEM;
         }
+        if (rc == SL_OK) {
+            /* --max-field-bytes holds for NDJSON values too (the line is
+               bounded by --max-record-bytes) */
+            uint64_t maxf = r->run->opt.max_field_bytes ? r->run->opt.max_field_bytes : UINT64_MAX;
+            for (uint32_t i = 0; i < r->js.nfields; i++) {
+                const sl_json_field *f = &r->js.fields[i];
+                if (f->val.len > maxf) {
+                    snprintf(r->js.msg, sizeof r->js.msg,
+                             "value of '%.*s' is longer than %llu bytes (limit --max-field-bytes)",
+                             f->key_len > 64 ? 64 : (int)f->key_len, f->key, (unsigned long long)maxf);
+                    rc = SL_E_DATA;
+                    break;
+                }
+            }
+        }
         int placed = rc == SL_OK ? place(r, row) : BAD;
         if (placed == NEW_KEYS) {
             sl_schema *ns = union_schema(r);

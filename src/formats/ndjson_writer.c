@@ -55,9 +55,13 @@ static int build_keys(ndjson_writer *nw, sl_writer *w, const sl_schema *s)
             return sl_fail(&w->run->err, SL_E_NOMEM, "ndjson", "out of memory");
         size_t bad = 0;
         long len = sl_json_escape(k, s->names[i], n, &bad);
-        if (len < 0)
+        if (len < 0) {
+            free(k);
+            /* show the valid part only: the raw bytes would garble the message */
             return sl_fail(&w->run->err, SL_E_DATA, "ndjson",
-                           "field name '%s' is not valid UTF-8 (byte %zu); JSON output needs UTF-8", s->names[i], bad + 1);
+                           "field name %u ('%.*s...') is not valid UTF-8 (byte %zu is 0x%02x); JSON output needs UTF-8",
+                           i + 1, (int)bad, s->names[i], bad + 1, (unsigned char)s->names[i][bad]);
+        }
         k[len++] = ':';
         nw->keys[i] = k;
         nw->key_len[i] = (uint32_t)len;
@@ -113,8 +117,15 @@ static int ndjson_writer_write(sl_writer *w, const sl_batch *b)
 {
     ndjson_writer *nw = w->state;
     int rc;
-    if (nw->keys_id != b->schema->id && (rc = build_keys(nw, w, b->schema)) < 0)
+    if (nw->keys_id != b->schema->id && (rc = build_keys(nw, w, b->schema)) < 0) {
+        /* a field name comes from the header of the input of these rows */
+        const sl_rowinfo *in = b->info && sl_batch_live(b) ? &b->info[sl_batch_row(b, 0)] : NULL;
+        if (rc == SL_E_DATA && in && in->input < w->run->ninputs) {
+            const char *name = w->run->inputs[in->input].name;
+            sl_error_at(&w->run->err, strcmp(name, "-") == 0 ? "(stdin)" : name, 0, 0, 0);
+        }
         return rc;
+    }
     uint32_t ncols = b->schema->ncols;
     uint32_t live = sl_batch_live(b);
     for (uint32_t i = 0; i < live; i++) {

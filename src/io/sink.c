@@ -1,5 +1,6 @@
 /* sink.c - output: direct or temp-file-and-rename, gzip/zstd on the way. */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -70,6 +71,30 @@ static int write_all(sl_sink *s, const char *p, size_t n, sl_error *err)
     return SL_OK;
 }
 
+/* The compressor of a new sink. */
+static int init_comp(sl_sink *s, sl_comp comp, int level, sl_error *err)
+{
+    if (comp == SL_COMP_GZIP) {
+        int zrc = deflateInit2(&s->z, level < 0 ? 6 : level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+        if (zrc == Z_MEM_ERROR) /* not the level's fault */
+            return sl_fail(err, SL_E_NOMEM, "output", "out of memory for the gzip encoder");
+        if (zrc != Z_OK)
+            return sink_fail(s, err, SL_E_USAGE, "invalid gzip level %d (expected 0..9)", level);
+        s->z_init = 1;
+    } else if (comp == SL_COMP_ZSTD) {
+        s->zc = ZSTD_createCCtx();
+        if (!s->zc)
+            return sl_fail(err, SL_E_NOMEM, "output", "out of memory");
+        size_t r = ZSTD_CCtx_setParameter(s->zc, ZSTD_c_compressionLevel, level < 0 ? 3 : level);
+        if (ZSTD_isError(r))
+            return sink_fail(s, err, SL_E_USAGE, "invalid zstd level %d", level);
+        ZSTD_CCtx_setParameter(s->zc, ZSTD_c_checksumFlag, 1);
+    }
+    if (comp != SL_COMP_NONE && !(s->zbuf = malloc(OUT_CAP)))
+        return sl_fail(err, SL_E_NOMEM, "output", "out of memory");
+    return SL_OK;
+}
+
 sl_sink *sl_sink_open(const char *path, sl_comp comp, int level, sl_error *err)
 {
     sl_sink *s = calloc(1, sizeof *s);
@@ -119,16 +144,26 @@ sl_sink *sl_sink_open(const char *path, sl_comp comp, int level, sl_error *err)
                 goto fail;
             }
             snprintf(s->tmp, need, "%.*s.%s.sluice-XXXXXX", (int)dlen, path, base);
+            /* no signal between creating the file and registering it for
+               removal, or an interrupted run could leave it behind */
+            sigset_t block, old;
+            sigemptyset(&block);
+            sigaddset(&block, SIGINT);
+            sigaddset(&block, SIGTERM);
+            sigaddset(&block, SIGHUP);
+            sigprocmask(SIG_BLOCK, &block, &old);
             s->fd = mkostemp(s->tmp, O_CLOEXEC);
+            int saved = errno;
+            if (s->fd >= 0)
+                sl_cleanup_add(s->tmp);
+            sigprocmask(SIG_SETMASK, &old, NULL);
             if (s->fd < 0) {
-                sink_fail(s, err, SL_E_OUTPUT, "cannot create a temporary file beside it: %s",
-                        strerror(errno));
+                sink_fail(s, err, SL_E_OUTPUT, "cannot create a temporary file beside it: %s", strerror(saved));
                 free(s->tmp);
                 s->tmp = NULL;
                 goto fail;
             }
             s->own_fd = 1;
-            sl_cleanup_add(s->tmp);
             /* mkstemp creates 0600; published files get the usual 0666 & ~umask,
                or keep the mode of the file they replace */
             mode_t um = umask(0);
@@ -140,34 +175,37 @@ sl_sink *sl_sink_open(const char *path, sl_comp comp, int level, sl_error *err)
         sl_fail(err, SL_E_NOMEM, "output", "out of memory");
         goto fail;
     }
-    if (comp == SL_COMP_GZIP) {
-        if (deflateInit2(&s->z, level < 0 ? 6 : level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-            sink_fail(s, err, SL_E_USAGE, "invalid gzip level %d (expected 0..9)", level);
-            goto fail;
-        }
-        s->z_init = 1;
-    } else if (comp == SL_COMP_ZSTD) {
-        s->zc = ZSTD_createCCtx();
-        if (!s->zc) {
-            sl_fail(err, SL_E_NOMEM, "output", "out of memory");
-            goto fail;
-        }
-        size_t r = ZSTD_CCtx_setParameter(s->zc, ZSTD_c_compressionLevel, level < 0 ? 3 : level);
-        if (ZSTD_isError(r)) {
-            sink_fail(s, err, SL_E_USAGE, "invalid zstd level %d", level);
-            goto fail;
-        }
-        ZSTD_CCtx_setParameter(s->zc, ZSTD_c_checksumFlag, 1);
-    }
-    if (comp != SL_COMP_NONE && !(s->zbuf = malloc(OUT_CAP))) {
-        sl_fail(err, SL_E_NOMEM, "output", "out of memory");
+    if (init_comp(s, comp, level, err) < 0)
         goto fail;
-    }
     return s;
 fail:
     sl_sink_abort(s);
     sl_sink_close(s);
     return NULL;
+}
+
+sl_sink *sl_sink_open_fd(int fd, const char *name, sl_comp comp, int level, sl_error *err)
+{
+    sl_sink *s = calloc(1, sizeof *s);
+    if (!s) {
+        close(fd);
+        sl_fail(err, SL_E_NOMEM, "output", "out of memory");
+        return NULL;
+    }
+    s->fd = fd;
+    s->own_fd = 1;
+    s->comp = comp;
+    s->name = strdup(name);
+    if (!s->name) {
+        sl_fail(err, SL_E_NOMEM, "output", "out of memory");
+        sl_sink_close(s);
+        return NULL;
+    }
+    if (init_comp(s, comp, level, err) < 0) {
+        sl_sink_close(s);
+        return NULL;
+    }
+    return s;
 }
 
 static int deflate_some(sl_sink *s, const void *buf, size_t len, int flush, sl_error *err)

@@ -22,6 +22,9 @@ typedef struct sl_sink sl_sink;
 
 /* path NULL or "-" = stdout.  comp/level: compression (level < 0 = default). */
 sl_sink *sl_sink_open(const char *path, sl_comp comp, int level, sl_error *err);
+/* Write to an open descriptor (the pipe to a command), directly; the sink
+   owns fd from now on, even when it fails (NULL).  name is for messages. */
+sl_sink *sl_sink_open_fd(int fd, const char *name, sl_comp comp, int level, sl_error *err);
 int sl_sink_write(sl_sink *s, const void *buf, size_t len, sl_error *err);
 /* Push everything written so far to the fd (ends a compressed block). */
 int sl_sink_flush(sl_sink *s, sl_error *err);

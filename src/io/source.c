@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "io/source.h"
 
@@ -207,6 +208,8 @@ static ssize_t read_gzip(sl_source *s, char *buf, size_t cap, sl_error *err)
             s->frame_open = 0;
         } else if (rc == Z_BUF_ERROR) {
             /* no progress possible: needs more input (handled above) or output full */
+        } else if (rc == Z_MEM_ERROR) {
+            return sl_fail(err, SL_E_NOMEM, "input", "out of memory for the gzip decoder");
         } else if (rc != Z_OK) {
             return sl_fail(err, SL_E_DATA, "input", "corrupt gzip stream: %s",
                            s->z.msg ? s->z.msg : "inflate failed");
@@ -222,6 +225,14 @@ static ssize_t read_gzip(sl_source *s, char *buf, size_t cap, sl_error *err)
     return (ssize_t)n;
 }
 
+/* A decoder error: out of memory, or a corrupt stream. */
+static int zstd_fail(size_t r, sl_error *err)
+{
+    if (ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation)
+        return sl_fail(err, SL_E_NOMEM, "input", "out of memory for the zstd decoder");
+    return sl_fail(err, SL_E_DATA, "input", "corrupt zstd stream: %s", ZSTD_getErrorName(r));
+}
+
 static ssize_t read_zstd(sl_source *s, char *buf, size_t cap, sl_error *err)
 {
     ZSTD_outBuffer out = {buf, cap, 0};
@@ -235,7 +246,7 @@ static ssize_t read_zstd(sl_source *s, char *buf, size_t cap, sl_error *err)
                 ZSTD_inBuffer in0 = {s->raw, 0, 0};
                 size_t r = ZSTD_decompressStream(s->zd, &out, &in0);
                 if (ZSTD_isError(r))
-                    return sl_fail(err, SL_E_DATA, "input", "corrupt zstd stream: %s", ZSTD_getErrorName(r));
+                    return zstd_fail(r, err);
                 s->frame_open = r != 0;
                 if (out.pos > 0 || !s->frame_open)
                     break;
@@ -248,7 +259,7 @@ static ssize_t read_zstd(sl_source *s, char *buf, size_t cap, sl_error *err)
         size_t r = ZSTD_decompressStream(s->zd, &out, &in);
         s->raw_pos += in.pos;
         if (ZSTD_isError(r))
-            return sl_fail(err, SL_E_DATA, "input", "corrupt zstd stream: %s", ZSTD_getErrorName(r));
+            return zstd_fail(r, err);
         s->frame_open = r != 0;
         if (out.pos == out.size)
             break;

@@ -54,7 +54,7 @@ static int line_starts_stage(const char *p)
         p++;
     if (p == s)
         return 0;
-    if (*p && !isspace((unsigned char)*p))
+    if (*p && !isspace((unsigned char)*p) && *p != ':')
         return 0;
     return sl_stage_type_find(s, (size_t)(p - s)) != NULL;
 }
@@ -77,7 +77,9 @@ static int add_stage(sl_pipeline_text *out, const char *text, const char *s, con
         }
     }
     const char *ne = s;
-    while (ne < e && !isspace((unsigned char)*ne))
+    /* the name ends at a blank, or at a ':' that starts the arguments
+       (`group: n = count()`) */
+    while (ne < e && !isspace((unsigned char)*ne) && *ne != ':')
         ne++;
     size_t nlen = (size_t)(ne - s);
     if (!sl_stage_type_find(s, nlen)) {

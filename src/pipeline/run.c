@@ -7,6 +7,7 @@
  * the whole run succeeded.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +194,14 @@ int sl_run_bad_record(sl_run *run, const sl_batch *b, uint32_t row, const char *
 
 /* ---- building and running ---- */
 
+/* a format sluice writes but does not read (Parquet) */
+static const sl_format *cannot_read(sl_run *run, const sl_format *f, const char *name)
+{
+    sl_fail(&run->err, SL_E_USAGE, "options", "cannot read %s%s%s%s: sluice writes %s but does not read it (inputs are csv, "
+            "tsv, ndjson or lines)", f->name, name ? " (input '" : "", name ? name : "", name ? "')" : "", f->name);
+    return NULL;
+}
+
 static const sl_format *input_format(sl_run *run)
 {
     sl_error *err = &run->err;
@@ -200,6 +209,8 @@ static const sl_format *input_format(sl_run *run)
         const sl_format *f = sl_format_find(run->opt.from);
         if (!f)
             sl_fail(err, SL_E_USAGE, "options", "unknown input format '%s' (expected csv, tsv, ndjson or lines)", run->opt.from);
+        else if (!f->reader)
+            return cannot_read(run, f, NULL);
         return f;
     }
     const sl_format *f = NULL;
@@ -215,6 +226,8 @@ static const sl_format *input_format(sl_run *run)
             }
             g = sl_format_find("csv");
         }
+        if (!g->reader)
+            return cannot_read(run, g, name);
         if (f && g != f) {
             sl_fail(err, SL_E_USAGE, "options", "inputs of different formats (%s and %s) in one stream; give --from to read them "
                     "all as one format", f->name, g->name);
@@ -230,7 +243,8 @@ static const sl_format *output_format(sl_run *run, const sl_format *in)
     if (run->opt.to) {
         const sl_format *f = sl_format_find(run->opt.to);
         if (!f)
-            sl_fail(&run->err, SL_E_USAGE, "options", "unknown output format '%s' (expected csv, tsv, ndjson or lines)", run->opt.to);
+            sl_fail(&run->err, SL_E_USAGE, "options", "unknown output format '%s' (expected csv, tsv, ndjson, lines or parquet)",
+                    run->opt.to);
         return f;
     }
     const char *o = run->opt.output;
@@ -241,11 +255,19 @@ static const sl_format *output_format(sl_run *run, const sl_format *in)
         struct stat st;
         if (stat(o, &st) == 0 && !S_ISREG(st.st_mode))
             return in; /* /dev/null, a FIFO: same as the input */
-        sl_fail(&run->err, SL_E_USAGE, "options", "cannot tell the output format from '%s' (expected .csv, .tsv, .ndjson or "
-                ".jsonl, optionally with .gz or .zst; or give --to)", o);
+        sl_fail(&run->err, SL_E_USAGE, "options", "cannot tell the output format from '%s' (expected .csv, .tsv, .ndjson, "
+                ".jsonl or .parquet, optionally with .gz or .zst; or give --to)", o);
         return NULL;
     }
     return in;
+}
+
+static bool has_stage(const sl_run *run, const char *name)
+{
+    for (int i = 0; i < run->nstages; i++)
+        if (run->stages[i] && run->stages[i]->type && strcmp(run->stages[i]->type->name, name) == 0)
+            return true;
+    return false;
 }
 
 static int build(sl_run *run)
@@ -308,6 +330,16 @@ static int build(sl_run *run)
         else
             return sl_fail(err, SL_E_USAGE, "options", "unknown compression '%s' (expected gzip, zstd or none)", run->opt.compress);
     }
+    if (outf->writer->self_compressing) {
+        /* Parquet compresses each page itself: the file must not be wrapped */
+        if (comp != SL_COMP_NONE)
+            return sl_fail(err, SL_E_USAGE, "options", "%s output compresses its own data: name the output without .gz or "
+                           ".zst and without --compress (use --parquet-compression zstd|gzip|none)", outf->name);
+    } else if ((run->opt.parquet_compression || run->opt.row_group_size || run->opt.parquet_schema) &&
+               !has_stage(run, "write")) {
+        return sl_fail(err, SL_E_USAGE, "options", "--parquet-compression, --row-group-size and --schema apply to Parquet "
+                       "output only (the output is %s)", outf->name);
+    }
     if (comp == SL_COMP_GZIP && run->opt.level > 9)
         return sl_fail(err, SL_E_USAGE, "options", "gzip level %d is out of range (expected 1..9)", run->opt.level);
     if (comp == SL_COMP_ZSTD && run->opt.level > 22)
@@ -345,6 +377,7 @@ static int drive(sl_run *run)
         streaming = 0;
     if ((!o || strcmp(o, "-") == 0) && fstat(1, &st) == 0 && S_ISREG(st.st_mode))
         streaming = 0;
+    uint64_t ends = 0; /* batch boundaries flushed */
     for (;;) {
         sl_batch *b;
         int rc = sl_stage_next(last, &b);
@@ -357,7 +390,8 @@ static int drive(sl_run *run)
             return rc;
         if (run->on_batch)
             run->on_batch(run, run->on_batch_ctx);
-        if (streaming) {
+        if (streaming || run->batch_ends != ends) {
+            ends = run->batch_ends;
             if (w->type->flush && (rc = w->type->flush(w)) < 0)
                 return rc;
             if ((rc = sl_sink_flush(p->sink, &run->err)) < 0)

@@ -73,19 +73,33 @@ int sl_namelist_parse(sl_namelist *l, const char *text, int pairs, const char *s
         if (!*p)
             break;
         if (l->n == cap) {
-            cap = cap ? cap * 2 : 8;
-            l->names = realloc(l->names, cap * sizeof *l->names);
-            l->lens = realloc(l->lens, cap * sizeof *l->lens);
+            /* keep every array valid for sl_namelist_free() when one fails */
+            uint32_t ncap = cap ? cap * 2 : 8;
+            char **nn = realloc(l->names, ncap * sizeof *nn);
+            if (nn)
+                l->names = nn;
+            uint32_t *nl = realloc(l->lens, ncap * sizeof *nl);
+            if (nl)
+                l->lens = nl;
+            int grown = nn && nl;
             if (pairs) {
-                l->alias = realloc(l->alias, cap * sizeof *l->alias);
-                l->alias_lens = realloc(l->alias_lens, cap * sizeof *l->alias_lens);
+                char **na = realloc(l->alias, ncap * sizeof *na);
+                if (na)
+                    l->alias = na;
+                uint32_t *nal = realloc(l->alias_lens, ncap * sizeof *nal);
+                if (nal)
+                    l->alias_lens = nal;
+                grown = grown && na && nal;
             }
-            if (!l->names || !l->lens || (pairs && (!l->alias || !l->alias_lens)))
+            if (!grown)
                 return sl_fail(err, SL_E_NOMEM, stage, "out of memory");
+            cap = ncap;
         }
         const char *bad = NULL;
         uint32_t len = 0;
         char *name = one_name(&p, &len, &bad, pairs);
+        if (!name && !bad)
+            return sl_fail(err, SL_E_NOMEM, stage, "out of memory");
         if (!name)
             return sl_fail(err, SL_E_USAGE, stage, "bad field name at column %d of '%s' (expected a name, or `name` in backquotes)",
                            (int)((bad ? bad : p) - text) + 1, text);
@@ -100,6 +114,8 @@ int sl_namelist_parse(sl_namelist *l, const char *text, int pairs, const char *s
             p++;
             char *nn = one_name(&p, &len, &bad, pairs);
             l->n++;
+            if (!nn && !bad)
+                return sl_fail(err, SL_E_NOMEM, stage, "out of memory");
             if (!nn)
                 return sl_fail(err, SL_E_USAGE, stage, "expected a new name after ':' at column %d of '%s'",
                                (int)((bad ? bad : p) - text) + 1, text);

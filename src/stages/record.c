@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "sluice/error.h"
+#include "sluice/run.h"
 #include "stages/record.h"
 
 void sl_record_gather(const sl_batch *b, uint32_t row, sl_cell *cells)
@@ -245,4 +246,76 @@ const char *sl_size_text(uint64_t bytes, char buf[32])
     }
     snprintf(buf, 32, "%llu bytes", (unsigned long long)bytes);
     return buf;
+}
+
+/* ---- the budget arena ---- */
+
+struct sl_budget_chunk {
+    sl_budget_chunk *next;
+    size_t cap, used;
+    uint8_t data[];
+};
+
+void sl_budget_arena_init(sl_budget_arena *a, struct sl_run *run, size_t chunk_size)
+{
+    memset(a, 0, sizeof *a);
+    a->run = run;
+    a->chunk_size = chunk_size ? chunk_size : 64 * 1024;
+}
+
+void *sl_budget_arena_alloc(sl_budget_arena *a, size_t n)
+{
+    n = (n + 7) & ~(size_t)7;
+    a->oom = 0;
+    while (a->cur) {
+        if (a->cur->cap - a->cur->used >= n) {
+            void *p = a->cur->data + a->cur->used;
+            a->cur->used += n;
+            return p;
+        }
+        if (!a->cur->next)
+            break;
+        a->cur = a->cur->next;
+    }
+    size_t cap = n > a->chunk_size ? n : a->chunk_size;
+    uint64_t cost = cap + sizeof(sl_budget_chunk);
+    if (sl_run_mem_take(a->run, cost) < 0)
+        return NULL;
+    sl_budget_chunk *c = malloc(sizeof *c + cap);
+    if (!c) {
+        sl_run_mem_give(a->run, cost);
+        a->oom = 1;
+        return NULL;
+    }
+    a->charged += cost;
+    c->next = NULL;
+    c->cap = cap;
+    c->used = n;
+    if (a->cur)
+        a->cur->next = c;
+    else
+        a->first = c;
+    a->cur = c;
+    return c->data;
+}
+
+void sl_budget_arena_reset(sl_budget_arena *a)
+{
+    for (sl_budget_chunk *c = a->first; c; c = c->next)
+        c->used = 0;
+    a->cur = a->first;
+}
+
+void sl_budget_arena_fini(sl_budget_arena *a)
+{
+    sl_budget_chunk *c = a->first;
+    while (c) {
+        sl_budget_chunk *nx = c->next;
+        free(c);
+        c = nx;
+    }
+    if (a->charged && a->run)
+        sl_run_mem_give(a->run, a->charged);
+    a->first = a->cur = NULL;
+    a->charged = 0;
 }

@@ -84,6 +84,31 @@ typedef struct sl_schema_table {
 int sl_schema_table_add(sl_schema_table *t, sl_schema *s, uint32_t *idx, int *added);
 void sl_schema_table_fini(sl_schema_table *t);
 
+/* ---- memory charged to the run's budget ---- */
+
+struct sl_run;
+typedef struct sl_budget_chunk sl_budget_chunk;
+
+/* A bump allocator whose every chunk is taken from the run's memory budget
+   (sl_run_mem_take) before it is malloc'd, and given back when freed.
+   Chunks are kept across sl_budget_arena_reset(). */
+typedef struct sl_budget_arena {
+    sl_budget_chunk *first, *cur;
+    size_t chunk_size;
+    uint64_t charged;     /* bytes taken from the budget for the chunks */
+    struct sl_run *run;
+    int oom;              /* the last NULL came from malloc, not the budget */
+} sl_budget_arena;
+
+void sl_budget_arena_init(sl_budget_arena *a, struct sl_run *run, size_t chunk_size);
+/* n bytes aligned to 8, or NULL: over the budget (oom == 0) or out of
+   memory (oom == 1).  Records no error: the caller knows what to say. */
+void *sl_budget_arena_alloc(sl_budget_arena *a, size_t n);
+/* Forget every allocation, keep (and keep charging) the chunks. */
+void sl_budget_arena_reset(sl_budget_arena *a);
+/* Free the chunks and give their bytes back. */
+void sl_budget_arena_fini(sl_budget_arena *a);
+
 /* ---- small helpers ---- */
 
 /* 64-bit hash of p[0..n) (not cryptographic; seeded per process would be

@@ -10,6 +10,14 @@ extern const sl_stage_type sl_rename_stage_type;
 extern const sl_stage_type sl_head_stage_type;
 extern const sl_stage_type sl_filter_stage_type;
 extern const sl_stage_type sl_map_stage_type;
+extern const sl_stage_type sl_sort_stage_type;
+extern const sl_stage_type sl_group_stage_type;
+extern const sl_stage_type sl_normalize_stage_type;
+extern const sl_stage_type sl_batch_stage_type;
+extern const sl_stage_type sl_write_stage_type;
+extern const sl_stage_type sl_top_stage_type;
+extern const sl_stage_type sl_uniq_stage_type;
+extern const sl_stage_type sl_join_stage_type;
 
 const sl_stage_type *const sl_stage_types[] = {
     &sl_cat_stage_type,
@@ -19,6 +27,14 @@ const sl_stage_type *const sl_stage_types[] = {
     &sl_head_stage_type,
     &sl_filter_stage_type,
     &sl_map_stage_type,
+    &sl_sort_stage_type,
+    &sl_group_stage_type,
+    &sl_normalize_stage_type,
+    &sl_batch_stage_type,
+    &sl_write_stage_type,
+    &sl_top_stage_type,
+    &sl_uniq_stage_type,
+    &sl_join_stage_type,
     NULL,
 };
 

@@ -118,6 +118,7 @@ void sl_sortkey_of_cell(const sl_cell *c, sl_sortkey *k)
     case SL_ABSENT:
         k->cls = SL_SK_NULL;
         k->len = 0;
+        k->prefix = k->prefix2 = 0;
         k->u.p = NULL;
         return;
     case SL_TEXT:
@@ -132,12 +133,14 @@ void sl_sortkey_of_cell(const sl_cell *c, sl_sortkey *k)
                 k->cls = SL_SK_INT;
                 k->u.i = i;
                 k->len = 0;
+                k->prefix = k->prefix2 = 0;
                 return;
             }
             if (t == SL_V_DOUBLE) {
                 k->cls = SL_SK_DOUBLE;
                 k->u.d = d;
                 k->len = 0;
+                k->prefix = k->prefix2 = 0;
                 return;
             }
         }
@@ -149,6 +152,16 @@ void sl_sortkey_of_cell(const sl_cell *c, sl_sortkey *k)
     k->cls = SL_SK_TEXT;
     k->u.p = c->p;
     k->len = c->len;
+    uint64_t x = 0, y = 0;
+    uint32_t n = c->len < 16 ? c->len : 16;
+    for (uint32_t i = 0; i < n; i++) {
+        if (i < 8)
+            x |= (uint64_t)(unsigned char)c->p[i] << (56 - 8 * i);
+        else
+            y |= (uint64_t)(unsigned char)c->p[i] << (56 - 8 * (i - 8));
+    }
+    k->prefix = x;
+    k->prefix2 = y;
 }
 
 void sl_sortkeys_of_row(const sl_batch *b, uint32_t row, const int32_t *cols, uint32_t n, sl_sortkey *keys)
@@ -156,39 +169,4 @@ void sl_sortkeys_of_row(const sl_batch *b, uint32_t row, const int32_t *cols, ui
     static const sl_cell absent = {NULL, 0, SL_ABSENT, {0}};
     for (uint32_t i = 0; i < n; i++)
         sl_sortkey_of_cell(cols[i] < 0 ? &absent : sl_batch_cell(b, row, (uint32_t)cols[i]), &keys[i]);
-}
-
-static inline int rank(uint8_t cls) { return cls <= SL_SK_DOUBLE ? 0 : cls == SL_SK_TEXT ? 1 : 2; }
-
-static inline int num_cmp(const sl_sortkey *a, const sl_sortkey *b)
-{
-    if (a->cls == SL_SK_INT && b->cls == SL_SK_INT)
-        return (a->u.i > b->u.i) - (a->u.i < b->u.i);
-    if (a->cls == SL_SK_DOUBLE && b->cls == SL_SK_DOUBLE)
-        return (a->u.d > b->u.d) - (a->u.d < b->u.d);
-    /* an integer against a double: long double holds every int64 exactly */
-    long double x = a->cls == SL_SK_INT ? (long double)a->u.i : (long double)a->u.d;
-    long double y = b->cls == SL_SK_INT ? (long double)b->u.i : (long double)b->u.d;
-    return (x > y) - (x < y);
-}
-
-int sl_sortkey_cmp(const sl_sortkey *a, const sl_sortkey *b, const uint8_t *desc, uint32_t n)
-{
-    for (uint32_t i = 0; i < n; i++) {
-        int ra = rank(a[i].cls), rb = rank(b[i].cls);
-        if (ra != rb)
-            return ra < rb ? -1 : 1; /* the class order does not turn */
-        int c = 0;
-        if (ra == 0) {
-            c = num_cmp(&a[i], &b[i]);
-        } else if (ra == 1) {
-            uint32_t m = a[i].len < b[i].len ? a[i].len : b[i].len;
-            c = m ? memcmp(a[i].u.p, b[i].u.p, m) : 0;
-            if (c == 0)
-                c = (a[i].len > b[i].len) - (a[i].len < b[i].len);
-        }
-        if (c)
-            return desc[i] ? -c : c;
-    }
-    return 0;
 }
