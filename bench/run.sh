@@ -38,6 +38,13 @@ else
   done
 fi
 
+# W2, W3, W5 need group, sort and join
+if "$SLUICE" --help 2>&1 | grep -q '^ *group ' && "$SLUICE" --help 2>&1 | grep -q '^ *join '; then
+  export CAND_W2='"$SLUICE" "filter status == \"approved\" | map adjusted = price * quantity * 1.2 | group user_id: total = sum(adjusted) | sort -total" "$IN" > "$OUT"'
+  export CAND_W3='"$SLUICE" "filter level == \"ERROR\" | group service: n = count(), mean_latency = mean(latency_ms) | sort service" "$IN" --to csv > "$OUT"'
+  export CAND_W5='"$SLUICE" "join \"$U\" on user_id | select id,user_id,name,tier,price" "$IN" > "$OUT"'
+fi
+
 echo "results: $RES"
 if [ ${#ws[@]} -gt 0 ]; then
   bash "$PEERS_DIR/run_all.sh" "${ws[@]}"

@@ -10,10 +10,15 @@
 # pipeline it includes every process, e.g. the generator in W7).
 # Single-thread peers: every peer except duckdb2, polars2 (two threads), gen_only (the generator
 # alone) and rows whose note says the answer is wrong (mawk_naive in W6).
+# load1: mean 1-minute load average at the end of the timed runs (from raw.tsv); on 2 cores,
+# anything much above 1 means something else was running.
 set -u
 RES=${1:-${RES:-}}
-[ -n "$RES" ] && [ -s "$RES/medians.tsv" ] || { echo "usage: bench/summary.sh RESULTS_DIR (with medians.tsv)" >&2; exit 64; }
+if [ -z "$RES" ] || [ ! -s "$RES/medians.tsv" ]; then
+  echo "usage: bench/summary.sh RESULTS_DIR (with medians.tsv)" >&2; exit 64
+fi
 awk -F'\t' '
+  FILENAME ~ /raw.tsv$/ { if ($3 != "v") { split($11, l, "="); ls[$1 "\t" $2] += l[2]; ln[$1 "\t" $2]++ } next }
   { k = $1 "\t" $2; if (!(k in row)) order[++n] = k; row[k] = $0 }
   END {
     for (i = 1; i <= n; i++) {
@@ -22,8 +27,8 @@ awk -F'\t' '
       if (!cand && single && f[4] + 0 > best[w] + 0) { best[w] = f[4]; bestp[w] = p }
       if (!cand && single && f[6] > 0 && f[3] / 1e6 / f[6] > bestc[w] + 0) { bestc[w] = f[3] / 1e6 / f[6]; bestcp[w] = p }
     }
-    print "| workload | tool | input MB | MB/s (wall) | CPU MB/s | peak RSS MiB | sluice / fastest 1-thread peer (wall) | (CPU) | note |"
-    print "|---|---|---:|---:|---:|---:|---|---|---|"
+    print "| workload | tool | input MB | MB/s (wall) | CPU MB/s | peak RSS MiB | sluice / fastest 1-thread peer (wall) | (CPU) | load1 | note |"
+    print "|---|---|---:|---:|---:|---:|---|---|---:|---|"
     for (i = 1; i <= n; i++) {
       split(row[order[i]], f, "\t"); w = f[1]; p = f[2]
       cpu = (f[6] > 0) ? sprintf("%.1f", f[3] / 1e6 / f[6]) : "NA"
@@ -32,6 +37,7 @@ awk -F'\t' '
         r = sprintf("%.2fx %s", f[4] / best[w], bestp[w])
         rc = sprintf("%.2fx %s", (f[3] / 1e6 / f[6]) / bestc[w], bestcp[w])
       }
-      printf "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s |\n", w, p, f[3] / 1e6, f[4], cpu, f[7], r, rc, f[8]
+      k = w "\t" p; load = (ln[k] > 0) ? sprintf("%.1f", ls[k] / ln[k]) : ""
+      printf "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s |\n", w, p, f[3] / 1e6, f[4], cpu, f[7], r, rc, load, f[8]
     }
-  }' "$RES/medians.tsv"
+  }' "$RES/raw.tsv" "$RES/medians.tsv"

@@ -37,6 +37,9 @@ typedef struct sl_stage_type {
     int (*open)(sl_stage *st);
     int (*next)(sl_stage *st, sl_batch **out);
     void (*close)(sl_stage *st);
+    /* the stage writes the records out itself and passes none on (write):
+       as the last stage, the run then opens no output of its own */
+    int own_output;
 } sl_stage_type;
 
 typedef struct sl_stage_stats {

@@ -368,6 +368,112 @@ static inline int truth(sl_expr_rt *rt, const sl_value *v, bool *out, const char
 
 /* ---- regexes ---- */
 
+/* glibc's regcomp() copies the tree of a repeated part once per repetition
+   it may need, repeats of repeats multiply ((a{1,100}){1,100}, or x+++++
+   which doubles per '+'), a long run of optional copies costs its square
+   (a{1,10000}: 800 MB), and loops nested in loops cost far more than their
+   number (((((a*)+)+)+)+... ten deep takes seconds): a 40-byte pattern can
+   take gigabytes and minutes.  Patterns may come from the data, so measure
+   them first: the parts of the pattern, each multiplied by the repetitions
+   around it (at most RX_MAX_COPIES), no repetition count over
+   RX_MAX_REPEAT, and repetitions nested at most RX_MAX_NEST deep.  Returns
+   0 when the pattern is within all three. */
+#define RX_MAX_COPIES 3000u
+#define RX_MAX_REPEAT 1000u
+#define RX_MAX_NEST 5
+static int rx_too_big(const char *p, size_t n)
+{
+    enum { MAXD = 64 };
+    /* per open group: its size so far, its last part's size, the deepest
+       repetition nesting in it, and that of its last part */
+    uint64_t sum[MAXD + 1], last[MAXD + 1];
+    int nest[MAXD + 1], lnest[MAXD + 1];
+    int d = 0;
+    sum[0] = last[0] = 0;
+    nest[0] = lnest[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        uint64_t mult = 0; /* a quantifier's factor, 0 = not one */
+        if (c == '\\') {
+            i++;
+            sum[d] += last[d] = 1;
+            lnest[d] = 0;
+        } else if (c == '[') { /* a bracket expression is one part */
+            size_t j = i + 1;
+            if (j < n && p[j] == '^')
+                j++;
+            if (j < n && p[j] == ']')
+                j++;
+            while (j < n && p[j] != ']') {
+                if (p[j] == '[' && j + 1 < n && (p[j + 1] == ':' || p[j + 1] == '.' || p[j + 1] == '=')) {
+                    char t = p[j + 1];
+                    j += 2;
+                    while (j + 1 < n && !(p[j] == t && p[j + 1] == ']'))
+                        j++;
+                    j++;
+                }
+                j++;
+            }
+            i = j;
+            sum[d] += last[d] = 1;
+            lnest[d] = 0;
+        } else if (c == '(') {
+            if (d == MAXD)
+                return 1;
+            d++;
+            sum[d] = last[d] = 0;
+            nest[d] = lnest[d] = 0;
+        } else if (c == ')' && d > 0) {
+            uint64_t g = sum[d] + 1;
+            int gn = nest[d];
+            d--;
+            sum[d] += last[d] = g;
+            lnest[d] = gn;
+        } else if (c == '*' || c == '+' || c == '?') {
+            mult = 2;
+        } else if (c == '{') {
+            uint64_t a = 0, b = 0;
+            size_t j = i + 1;
+            while (j < n && p[j] >= '0' && p[j] <= '9' && a < 100000)
+                a = a * 10 + (uint64_t)(p[j++] - '0');
+            b = a + 1; /* {m} and {m,} */
+            if (j < n && p[j] == ',') {
+                j++;
+                if (j < n && p[j] >= '0' && p[j] <= '9') {
+                    b = 0;
+                    while (j < n && p[j] >= '0' && p[j] <= '9' && b < 100000)
+                        b = b * 10 + (uint64_t)(p[j++] - '0');
+                    if (b > RX_MAX_REPEAT)
+                        return 1;
+                }
+            }
+            if (a > RX_MAX_REPEAT)
+                return 1;
+            mult = (a > b ? a : b) + 1;
+            while (j < n && p[j] != '}')
+                j++;
+            i = j;
+        } else {
+            sum[d] += last[d] = 1;
+            lnest[d] = 0;
+        }
+        if (mult) { /* the last part, repeated */
+            sum[d] += last[d] * (mult - 1);
+            last[d] *= mult;
+            if (++lnest[d] > RX_MAX_NEST || sum[d] > RX_MAX_COPIES)
+                return 1;
+        }
+        if (lnest[d] > nest[d])
+            nest[d] = lnest[d];
+    }
+    while (d > 0) {
+        uint64_t g = sum[d] + 1;
+        d--;
+        sum[d] += g;
+    }
+    return sum[0] > RX_MAX_COPIES;
+}
+
 int rx_compile(regex_t *re, const char *pat, size_t len, char *msg, size_t cap)
 {
     char buf[1024];
@@ -378,6 +484,12 @@ int rx_compile(regex_t *re, const char *pat, size_t len, char *msg, size_t cap)
     }
     if (memchr(pat, 0, len)) {
         snprintf(msg, cap, "pattern contains a NUL byte");
+        return -1;
+    }
+    if (rx_too_big(pat, len)) {
+        snprintf(msg, cap, "pattern repeats too much for the regex engine (expected repetition counts up to %u, "
+                 "repetitions nested at most %d deep, and at most %u parts once expanded, as (a{1,100}){1,100} "
+                 "would be)", RX_MAX_REPEAT, RX_MAX_NEST, RX_MAX_COPIES);
         return -1;
     }
     memcpy(p, pat, len);

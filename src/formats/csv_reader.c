@@ -382,14 +382,11 @@ static int scan_record(csv_reader *r, sl_arena *arena, size_t *end, size_t *rec_
    hook refuses past the field limit (libcsv offers no context pointer, and a
    run has one CSV parser at a time, so a file-level cap is enough). */
 static size_t lp_cap = SIZE_MAX;
-static int lp_capped; /* the hook refused: a field too long, not a lack of memory */
 
 static void *lp_realloc(void *p, size_t n)
 {
-    if (n > lp_cap) {
-        lp_capped = 1;
+    if (n > lp_cap)
         return NULL;
-    }
     return realloc(p, n);
 }
 
@@ -520,13 +517,27 @@ static void lp_row(int c, void *ctx)
 
 /* ---- records into the batch ---- */
 
+static uint32_t name_hash(const char *k, uint32_t n)
+{
+    uint32_t h = 2166136261u;
+    for (uint32_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)k[i]) * 16777619u;
+    return h;
+}
+
 static int make_header(csv_reader *r, uint64_t line)
 {
     uint32_t n = r->nfields;
     const char **names = malloc((n ? n : 1) * sizeof *names);
     uint32_t *lens = malloc((n ? n : 1) * sizeof *lens);
     char(*gen)[16] = NULL;
-    if (!names || !lens)
+    /* duplicate names are found with a hash set of column + 1 (a header of
+       --max-fields columns must not cost its square) */
+    uint32_t nslots = 16;
+    while (nslots < 2 * (uint64_t)n)
+        nslots *= 2;
+    uint32_t *slots = r->header ? calloc(nslots, sizeof *slots) : NULL;
+    if (!names || !lens || (r->header && !slots))
         goto oom;
     if (!r->header) {
         gen = malloc((n ? n : 1) * sizeof *gen);
@@ -541,22 +552,28 @@ static int make_header(csv_reader *r, uint64_t line)
         } else {
             names[i] = r->fields[i].p ? r->fields[i].p : "";
             lens[i] = r->fields[i].len;
-            for (uint32_t j = 0; j < i; j++)
+            uint32_t k = name_hash(names[i], lens[i]) & (nslots - 1);
+            for (; slots[k]; k = (k + 1) & (nslots - 1)) {
+                uint32_t j = slots[k] - 1;
                 if (lens[j] == lens[i] && memcmp(names[j], names[i], lens[i]) == 0) {
                     sl_fail(&r->run->err, SL_E_DATA, r->fmt,
                             "duplicate field name '%.*s' in the header (columns %u and %u; expected unique names)",
                             (int)lens[i], r->fields[i].p, j + 1, i + 1);
                     free(names);
                     free(lens);
+                    free(slots);
                     sl_error_at(&r->run->err, input_name(r), line, 0, 0);
                     return SL_E_DATA;
                 }
+            }
+            slots[k] = i + 1;
         }
     }
     sl_schema *s = sl_schema_new(n, names, lens);
     free(names);
     free(lens);
     free(gen);
+    free(slots);
     if (!s)
         return sl_fail(&r->run->err, SL_E_NOMEM, r->fmt, "out of memory");
     if (r->schema && sl_schema_same_names(r->schema, s)) {
@@ -571,6 +588,7 @@ oom:
     free(names);
     free(lens);
     free(gen);
+    free(slots);
     return sl_fail(&r->run->err, SL_E_NOMEM, r->fmt, "out of memory");
 }
 
@@ -644,8 +662,11 @@ static int open_input(csv_reader *r)
            two bytes over the limit let a field of exactly the limit end,
            and stop a longer one a byte or two after it passes the limit */
         lp_cap = (size_t)r->run->opt.max_field_bytes + 2;
-        lp_capped = 0;
         csv_set_realloc_func(&r->lp, lp_realloc);
+        /* libcsv grows its field buffer by blk_size bytes at a time (128 by
+           default): a 16 MiB field would take 131072 reallocs, each a copy
+           with some allocators (quadratic) */
+        csv_set_blk_size(&r->lp, 64 * 1024);
         r->lp_in_record = 0;
         r->lp_line_start = 0;
         r->lp_rec_bytes = 0;
@@ -851,7 +872,9 @@ static int lp_check(csv_reader *r, const char *s, size_t used, int pstate0, int 
         return lp_fail_field(r, r->lp_bad, line, col, quoted);
     }
     int e = csv_error(&r->lp);
-    if ((e == CSV_ENOMEM && lp_capped) || e == CSV_ETOOBIG) /* the field in progress, lp_f_* */
+    /* libcsv halves its request down to one byte before it gives up: a
+       buffer at the cap means the cap refused, not the allocator */
+    if ((e == CSV_ENOMEM && r->lp.entry_size >= lp_cap) || e == CSV_ETOOBIG) /* the field in progress, lp_f_* */
         return lp_fail_field(r, LP_BAD_FIELD_LONG, r->lp_f_line, r->lp_f_col, r->lp_f_quoted);
     if (e == CSV_ENOMEM)
         return sl_fail(&r->run->err, SL_E_NOMEM, r->fmt, "out of memory (libcsv's field buffer)");

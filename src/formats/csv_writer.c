@@ -23,6 +23,7 @@ typedef struct csv_writer {
     wbuf out;
     unsigned char delim, quote;
     unsigned char needq[256];
+    uint64_t pat[4];         /* the bytes of needq, each broadcast to 8 bytes */
     sl_schema *header;       /* columns of the header written */
     uint64_t cached_id;      /* schema id the maps below are for */
     const uint32_t *cached_colmap;
@@ -51,6 +52,118 @@ static int put_field(csv_writer *cw, sl_writer *w, const sl_cell *c)
     if (!d)
         return w->run->err.code;
     cw->out.len += csv_write2(d, 2 * n + 2, p, n, cw->quote);
+    return SL_OK;
+}
+
+/* SWAR: a byte of x equal to one of the four bytes that force quoting
+   (broadcast in cw->pat).  Exact: nonzero iff such a byte exists. */
+#define SWAR_ONES 0x0101010101010101ull
+#define SWAR_HIGH 0x8080808080808080ull
+static inline uint64_t swar_special(const uint64_t pat[4], uint64_t x)
+{
+    uint64_t a = x ^ pat[0], b = x ^ pat[1], c = x ^ pat[2], d = x ^ pat[3];
+    return (((a - SWAR_ONES) & ~a) | ((b - SWAR_ONES) & ~b) | ((c - SWAR_ONES) & ~c) | ((d - SWAR_ONES) & ~d)) &
+           SWAR_HIGH;
+}
+
+static inline uint64_t load64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint32_t load32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Copy the n > 0 bytes of p to d (which has room for n) while checking them
+   for bytes that need quoting: 8 at a time, the last 8 overlapping, so no
+   byte outside p[0..n) is read.  Returns whether one was found (then d holds
+   garbage and the caller quotes). */
+static inline bool copy_check(const csv_writer *cw, char *d, const unsigned char *p, size_t n)
+{
+    if (n >= 8) {
+        uint64_t any = 0;
+        size_t i = 0;
+        for (; i + 8 < n; i += 8) {
+            uint64_t x = load64(p + i);
+            any |= swar_special(cw->pat, x);
+            memcpy(d + i, &x, 8);
+        }
+        uint64_t x = load64(p + n - 8);
+        any |= swar_special(cw->pat, x);
+        memcpy(d + n - 8, &x, 8);
+        return any != 0;
+    }
+    if (n >= 4) {
+        uint32_t x = load32(p), y = load32(p + n - 4);
+        uint64_t v = (uint64_t)x | (uint64_t)y << 32;
+        memcpy(d, &x, 4);
+        memcpy(d + n - 4, &y, 4);
+        return swar_special(cw->pat, v) != 0;
+    }
+    /* 1..3 bytes: first, middle and last cover them all */
+    unsigned char a = p[0], b = p[n >> 1], c = p[n - 1];
+    d[0] = (char)a;
+    d[n >> 1] = (char)b;
+    d[n - 1] = (char)c;
+    return (cw->needq[a] | cw->needq[b] | cw->needq[c]) != 0;
+}
+
+/* One record: fields and the newline, straight into the buffer.  Room is
+   checked per field for its worst case (quoted: 2n + 2) plus a delimiter
+   and the newline, so the buffer grows at most once for a huge field. */
+static int write_row(csv_writer *cw, sl_writer *w, const sl_batch *b, const sl_cell *row, uint32_t ncols)
+{
+    wbuf *out = &cw->out;
+    char *o = out->buf + out->len, *lim = out->buf + out->cap;
+    for (uint32_t c = 0; c < ncols; c++) {
+        int32_t sc = cw->src[c];
+        const sl_cell *cell = sc < 0 ? NULL : &row[sl_batch_phys(b, (uint32_t)sc)];
+        size_t n = cell ? cell->len : 0;
+        if ((size_t)(lim - o) < 2 * n + 4) {
+            out->len = (size_t)(o - out->buf);
+            if (!wbuf_reserve(out, w, 2 * n + 4))
+                return w->run->err.code;
+            o = out->buf + out->len;
+            lim = out->buf + out->cap;
+        }
+        if (c)
+            *o++ = (char)cw->delim;
+        if (!cell || cell->kind == SL_NULL || cell->kind == SL_ABSENT)
+            continue;
+        const unsigned char *p = (const unsigned char *)cell->p;
+        if (n == 0) { /* the empty string, apart from null: two quote characters */
+            o[0] = o[1] = (char)cw->quote;
+            o += 2;
+            continue;
+        }
+        if (copy_check(cw, o, p, n)) {
+            size_t i = 0;
+            while (i < n && !cw->needq[p[i]])
+                i++;
+            if (i == n) {
+                memcpy(o, p, n);
+                o += n;
+            } else {
+                o += csv_write2(o, 2 * n + 2, p, n, cw->quote);
+            }
+            continue;
+        }
+        o += n;
+    }
+    if (o == lim) { /* no fields at all */
+        out->len = (size_t)(o - out->buf);
+        if (!wbuf_reserve(out, w, 1))
+            return w->run->err.code;
+        o = out->buf + out->len;
+    }
+    *o++ = '\n';
+    out->len = (size_t)(o - out->buf);
     return SL_OK;
 }
 
@@ -142,16 +255,7 @@ static int csv_writer_write(sl_writer *w, const sl_batch *b)
             }
         }
         const sl_cell *row = b->cells + (size_t)r * b->stride;
-        for (uint32_t c = 0; c < ncols; c++) {
-            if (c && wbuf_put(&cw->out, w, &cw->delim, 1) < 0)
-                return w->run->err.code;
-            int32_t sc = cw->src[c];
-            if (sc < 0)
-                continue;
-            if ((rc = put_field(cw, w, &row[sl_batch_phys(b, (uint32_t)sc)])) < 0)
-                return rc;
-        }
-        if ((rc = wbuf_put(&cw->out, w, "\n", 1)) < 0 || (rc = wbuf_maybe_flush(&cw->out, w)) < 0)
+        if ((rc = write_row(cw, w, b, row, ncols)) < 0 || (rc = wbuf_maybe_flush(&cw->out, w)) < 0)
             return rc;
     }
     w->records += live;
@@ -193,6 +297,9 @@ static int create_common(sl_writer *w, char def_delim)
     cw->needq[cw->quote] = 1;
     cw->needq['\r'] = 1;
     cw->needq['\n'] = 1;
+    const unsigned char special[4] = {cw->delim, cw->quote, '\r', '\n'};
+    for (int i = 0; i < 4; i++)
+        cw->pat[i] = special[i] * SWAR_ONES;
     return SL_OK;
 }
 

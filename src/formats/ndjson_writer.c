@@ -74,8 +74,12 @@ static int build_keys(ndjson_writer *nw, sl_writer *w, const sl_schema *s)
 static int put_json_text(ndjson_writer *nw, sl_writer *w, const char *p, size_t n, int *ok)
 {
     *ok = 0;
+    /* only what sluice reads back as the same value: no duplicate keys
+       (its readers refuse them), no NUL (jansson drops one after a number) */
+    if (memchr(p, 0, n))
+        return SL_OK;
     json_error_t je;
-    json_t *v = json_loadb(p, n, 0, &je);
+    json_t *v = json_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
     if (!v)
         return SL_OK;
     json_decref(v);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "io/cleanup.h"
 #include "io/sink.h"
@@ -237,7 +238,8 @@ static int zstd_some(sl_sink *s, const void *buf, size_t len, ZSTD_EndDirective 
         ZSTD_outBuffer out = {s->zbuf, OUT_CAP, 0};
         size_t r = ZSTD_compressStream2(s->zc, &out, &in, mode);
         if (ZSTD_isError(r))
-            return sink_fail(s, err, SL_E_INTERNAL, "zstd encoder failed: %s", ZSTD_getErrorName(r));
+            return sink_fail(s, err, ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation ? SL_E_NOMEM : SL_E_INTERNAL,
+                             "zstd encoder failed: %s", ZSTD_getErrorName(r));
         if (out.pos && write_all(s, s->zbuf, out.pos, err) < 0)
             return err->code;
         if (mode == ZSTD_e_continue ? in.pos == in.size : r == 0)

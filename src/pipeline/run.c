@@ -86,7 +86,10 @@ int sl_parse_size(const char *s, uint64_t *out)
         end++;
     if (*end)
         return -1;
-    *out = (uint64_t)(v * m);
+    double x = v * m;
+    if (!(x < 18446744073709551616.0)) /* 2^64, and NaN: the cast would be undefined */
+        return -1;
+    *out = (uint64_t)x;
     return 0;
 }
 
@@ -318,6 +321,14 @@ static int build(sl_run *run)
     }
     if (run->opt.check_only)
         return SL_OK;
+    if (run->stages[run->nstages - 1]->type->own_output) {
+        /* the last stage (write) writes the records itself: no output here,
+           and the output options are its own to check */
+        if (run->opt.on_error == SL_ONERR_REJECT &&
+            !(p->reject = sl_sink_open(run->opt.reject_path, sl_comp_for_path(run->opt.reject_path), -1, err)))
+            return err->code;
+        return SL_OK;
+    }
     /* the output: the compression comes from the option, else the name */
     sl_comp comp = sl_comp_for_path(run->opt.output);
     if (run->opt.compress) {
@@ -385,6 +396,8 @@ static int drive(sl_run *run)
             return rc;
         if (rc == SL_DONE)
             break;
+        if (!p->writer_created)
+            return sl_fail(&run->err, SL_E_INTERNAL, "run", "%s passed records on", last->type->name);
         rc = w->type->write(w, b);
         if (rc < 0)
             return rc;
@@ -398,7 +411,7 @@ static int drive(sl_run *run)
                 return rc;
         }
     }
-    int rc = w->type->finish(w);
+    int rc = p->writer_created ? w->type->finish(w) : SL_OK;
     if (rc < 0)
         return rc;
     if (run->opt.max_errors_frac >= 0 && run->bad_records) {
@@ -469,7 +482,7 @@ int sl_run_execute_cb(sl_run *run, const sl_options *opt, const char *const *inp
         return rc < 0 ? run->err.code : SL_OK;
     if (rc == SL_OK)
         rc = drive(run);
-    if (rc == SL_OK)
+    if (rc == SL_OK && p->sink)
         rc = sl_sink_commit(p->sink, &run->err);
     if (p->reject) {
         /* the reject file is kept whatever the outcome: it explains it */

@@ -62,7 +62,17 @@ static char *one_name(const char **pp, uint32_t *len, const char **bad, int pair
     return out;
 }
 
+static int namelist_parse(sl_namelist *l, const char *text, int pairs, const char *stage, sl_error *err);
+
 int sl_namelist_parse(sl_namelist *l, const char *text, int pairs, const char *stage, sl_error *err)
+{
+    int rc = namelist_parse(l, text, pairs, stage, err);
+    if (rc < 0)
+        sl_namelist_free(l); /* nothing to free for the caller after an error */
+    return rc;
+}
+
+static int namelist_parse(sl_namelist *l, const char *text, int pairs, const char *stage, sl_error *err)
 {
     memset(l, 0, sizeof *l);
     const char *p = text;

@@ -21,7 +21,8 @@ typedef struct sl_namelist {
 } sl_namelist;
 
 /* Parse "a, b,`c d`" (pairs "a:b" when pairs is set).  Errors are usage
-   errors naming the stage. */
+   errors naming the stage; after one, *l holds nothing (freeing it again is
+   harmless). */
 int sl_namelist_parse(sl_namelist *l, const char *text, int pairs, const char *stage, sl_error *err);
 void sl_namelist_free(sl_namelist *l);
 

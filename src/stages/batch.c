@@ -45,14 +45,16 @@ typedef struct batch_state {
     int poll_stdin;      /* stdin is one of the inputs and can block */
     /* the batch being filled: pool[0..used) */
     sl_batch *pool;
+    uint64_t *acct;      /* per pool batch: budget taken for it */
     uint32_t npool, used;
-    uint64_t charged;    /* budget taken for the pool */
+    uint64_t charged;    /* budget taken for the whole pool */
     uint64_t count, size;/* records and bytes in the batch */
     uint64_t deadline;   /* monotonic ns when the batch must end */
     /* the input batch being copied */
     sl_batch *in;
     uint32_t pos;
     int in_done;
+    int in_full;         /* it filled its batch: more may be buffered */
     /* handing out */
     uint32_t out_next;   /* next pool index to return, when emitting */
     int emitting;
@@ -193,8 +195,13 @@ static sl_batch *target(sl_stage *st, batch_state *s, sl_schema *sch)
         if (!np)
             return NULL;
         s->pool = np;
+        uint64_t *na = realloc(s->acct, cap * sizeof *na);
+        if (!na)
+            return NULL;
+        s->acct = na;
         for (uint32_t i = s->npool; i < cap; i++) {
             uint32_t rows = st->run->opt.batch_rows ? st->run->opt.batch_rows : 1024;
+            s->acct[i] = 0;
             if (sl_batch_init(&s->pool[i], rows, 1, 0) < 0) {
                 s->npool = i + 1; /* fini what was made */
                 return NULL;
@@ -208,22 +215,22 @@ static sl_batch *target(sl_stage *st, batch_state *s, sl_schema *sch)
     return b;
 }
 
-/* Budget for what the pool holds now. */
-static int charge(sl_stage *st, batch_state *s)
+/* Budget for what pool batch i holds now (its cells, row infos and arena
+   only grow: they are kept for the next batch). */
+static int charge(sl_stage *st, batch_state *s, uint32_t i)
 {
-    uint64_t held = 0;
-    for (uint32_t i = 0; i < s->npool; i++)
-        held += s->pool[i].arena.reserved + (uint64_t)s->pool[i].cap_cells * sizeof(sl_cell) +
-                (uint64_t)s->pool[i].rows_cfg * sizeof(sl_rowinfo);
-    if (held <= s->charged)
+    const sl_batch *b = &s->pool[i];
+    uint64_t held = b->arena.reserved + (uint64_t)b->cap_cells * sizeof(sl_cell) + (uint64_t)b->rows_cfg * sizeof(sl_rowinfo);
+    if (held <= s->acct[i])
         return SL_OK;
-    if (sl_run_mem_take(st->run, held - s->charged) < 0) {
+    if (sl_run_mem_take(st->run, held - s->acct[i]) < 0) {
         char lim[32];
         return sl_fail(&st->run->err, SL_E_NOMEM, STAGE, "a batch of %llu records does not fit in --memory-limit %s (ask "
                        "for smaller batches, or raise --memory-limit)", (unsigned long long)s->count + 1,
                        sl_size_text(st->run->opt.memory_limit, lim));
     }
-    s->charged = held;
+    s->charged += held - s->acct[i];
+    s->acct[i] = held;
     return SL_OK;
 }
 
@@ -250,7 +257,7 @@ static int copy_row(sl_stage *st, batch_state *s, uint32_t row)
     info.raw = NULL; /* the raw text lives in the reader's buffer */
     info.len = 0;
     b->info[b->nrows++] = info;
-    return charge(st, s);
+    return charge(st, s, (uint32_t)(b - s->pool));
 }
 
 static uint64_t row_bytes(const sl_batch *in, uint32_t row)
@@ -287,7 +294,10 @@ static int fill(sl_stage *st, batch_state *s)
         if (!s->in || s->pos >= sl_batch_live(s->in)) {
             if (s->in_done)
                 return s->count ? SL_BATCH : SL_DONE;
-            if (s->count && s->every_ns && s->poll_stdin && !wait_input(s))
+            /* a full batch from upstream means the reader may hold more
+               records already: ask at once; else wait for stdin only until
+               the deadline */
+            if (s->count && s->every_ns && s->poll_stdin && !s->in_full && !wait_input(s))
                 return SL_BATCH; /* slow input: hand out what we have */
             s->in = NULL;
             sl_batch *in;
@@ -300,6 +310,7 @@ static int fill(sl_stage *st, batch_state *s)
             }
             s->in = in;
             s->pos = 0;
+            s->in_full = in->nrows >= in->cap_rows;
             if (s->count && s->every_ns && now_ns() >= s->deadline)
                 return SL_BATCH; /* the new records start the next batch */
         }
@@ -360,6 +371,7 @@ static void batch_close(sl_stage *st)
     for (uint32_t i = 0; i < s->npool; i++)
         sl_batch_fini(&s->pool[i]);
     free(s->pool);
+    free(s->acct);
     if (s->charged && st->run)
         sl_run_mem_give(st->run, s->charged);
     free(s);

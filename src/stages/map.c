@@ -34,7 +34,34 @@ typedef struct map_state {
     sl_batch *in;         /* input batch being mapped */
     uint32_t pos;         /* next live index of in */
     sl_arena scratch;     /* strings made while evaluating one row */
+    char *num, *num_end;  /* room in out's arena where computed numbers are
+                             written back to back (reset with the batch) */
 } map_state;
+
+#define MAP_NUM_MAX 32    /* sl_num_format_double/int write at most this */
+#define MAP_NUM_BLOCK 8192
+
+/* A computed value as a cell of the output batch.  Numbers are formatted
+   straight into a block of the batch arena, each taking only its length;
+   everything else goes through sl_value_to_cell. */
+static int put_value(map_state *s, sl_batch *out, const sl_value *v, sl_cell *c)
+{
+    if (v->type != SL_V_DOUBLE && v->type != SL_V_INT)
+        return sl_value_to_cell(v, &out->arena, c);
+    if (!s->num || (size_t)(s->num_end - s->num) < MAP_NUM_MAX) {
+        s->num = sl_arena_alloc(&out->arena, MAP_NUM_BLOCK);
+        if (!s->num) {
+            s->num_end = NULL;
+            return SL_E_NOMEM;
+        }
+        s->num_end = s->num + MAP_NUM_BLOCK;
+    }
+    char *p = s->num;
+    size_t n = v->type == SL_V_DOUBLE ? sl_num_format_double(v->u.d, p) : sl_num_format_int(v->u.i, p);
+    s->num = p + n;
+    *c = (sl_cell){p, (uint32_t)n, SL_NUMBER, {0}};
+    return SL_OK;
+}
 
 static size_t arena_cap(const sl_stage *st)
 {
@@ -144,6 +171,7 @@ static int map_next(sl_stage *st, sl_batch **outp)
         sl_batch *in = s->in, *out = &s->out;
         if ((rc = sl_batch_reset(out, s->schema, s->nout ? s->nout : 1)) < 0)
             return sl_fail(&run->err, SL_E_NOMEM, "map", "out of memory");
+        s->num = s->num_end = NULL; /* the arena was reset */
         uint32_t live = sl_batch_live(in), k = 0, stride = out->stride;
         while (s->pos < live && k < out->cap_rows) {
             uint32_t row = sl_batch_row(in, s->pos++);
@@ -165,7 +193,7 @@ static int map_next(sl_stage *st, sl_batch **outp)
                     dropped = true;
                     break;
                 }
-                if (rc == SL_OK && sl_value_to_cell(v, &out->arena, &dst[s->target[i]]) != SL_OK) {
+                if (rc == SL_OK && put_value(s, out, v, &dst[s->target[i]]) != SL_OK) {
                     rc = SL_E_NOMEM;
                 }
                 if (rc != SL_OK) {

@@ -195,6 +195,13 @@ static int write_open(sl_stage *st)
     if (s->wt->self_compressing && s->comp != SL_COMP_NONE)
         return sl_fail(err, SL_E_USAGE, STAGE, "%s output compresses its own data: name the output without .gz or .zst and "
                        "without --compress", f->name);
+    if (!s->wt->self_compressing && (run->opt.parquet_compression || run->opt.row_group_size || run->opt.parquet_schema))
+        return sl_fail(err, SL_E_USAGE, STAGE, "--parquet-compression, --row-group-size and --schema apply to Parquet output "
+                       "only (write writes %s)", f->name);
+    if (s->comp == SL_COMP_GZIP && run->opt.level > 9)
+        return sl_fail(err, SL_E_USAGE, STAGE, "gzip level %d is out of range (expected 1..9)", run->opt.level);
+    if (s->comp == SL_COMP_ZSTD && run->opt.level > 22)
+        return sl_fail(err, SL_E_USAGE, STAGE, "zstd level %d is out of range (expected 1..22)", run->opt.level);
     if (s->cmd) {
         /* a command that stops reading must not kill sluice: a write to it
            fails with EPIPE instead, and its exit status decides */
@@ -464,4 +471,5 @@ const sl_stage_type sl_write_stage_type = {
     .open = write_open,
     .next = write_next,
     .close = write_close,
+    .own_output = 1,
 };

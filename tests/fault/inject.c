@@ -12,6 +12,10 @@
  *   SLUICE_COUNT=FILE      at exit, write the number of calls of each kind
  *                          to FILE ("malloc 123" ... one per line; "-" =
  *                          standard error)
+ *   SLUICE_FAIL_PROGRAM=P  count and fail only in a program whose name
+ *                          (argv[0] without its directory) is P; default
+ *                          "sluice", so that a wrapper that is preloaded
+ *                          too (valgrind's launcher, env) runs untouched
  *
  * Counting starts when main() starts (the wrapper of __libc_start_main
  * below), so the dynamic loader and the C library's own start-up are never
@@ -157,6 +161,11 @@ static main_fn real_main;
 
 static int wrapped_main(int argc, char **argv, char **envp)
 {
+    const char *want = getenv("SLUICE_FAIL_PROGRAM");
+    const char *base = argc > 0 && argv[0] ? strrchr(argv[0], '/') : NULL;
+    base = base ? base + 1 : argc > 0 && argv[0] ? argv[0] : "";
+    if (strcmp(base, want && *want ? want : "sluice") != 0)
+        return real_main(argc, argv, envp);
     for (int k = 0; k < K_N; k++)
         fail_at[k] = env_num(kind_env[k]);
     sticky = env_num("SLUICE_FAIL_STICKY") != 0;
