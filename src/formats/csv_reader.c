@@ -238,6 +238,11 @@ static int scan_record(csv_reader *r, sl_arena *arena, size_t *end, size_t *rec_
                 }
                 p = stop + 1;
                 if (p >= n && !eof) { /* is it a doubled quote? resume at this quote */
+                    if (stop - q - pairs > maxf) { /* too long already, as above */
+                        uint64_t ol, oc;
+                        locate(r, r->pos, r->line, open, &ol, &oc);
+                        return quoted_too_long(r, ol, oc);
+                    }
                     r->qr_valid = 1;
                     r->qr_in = r->in_idx;
                     r->qr_offset = r->offset;
