@@ -37,7 +37,7 @@ static const char *const edge_cases[] = {
     "a,b\n\"multi\r\nline\",2\r\n",
     "a,b\n\"cr\ronly\",2\n",
     " a , b \n 1 , 2 \n",
-    "\xef\xbb\xbf" "a,b\n1,2\n",
+    "\xef\xbb\xbf\x61,b\n1,2\n", /* a BOM, then "a,b" */
     "a,b\n1,\"unterminated\n",
     "a,b\n1,x\"y\n",
     "a,b\n1,\"x\"y\n",
