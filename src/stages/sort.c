@@ -385,6 +385,15 @@ static int cursor_read(sl_stage *st, cursor *c)
     }
 }
 
+/* A spill file that does not read back as it was written: a bug, a failing
+   disk, or something else writing to the temporary directory.  Says where. */
+static int fail_corrupt(sl_stage *st, const cursor *c, const char *what)
+{
+    return sl_fail(&st->run->err, SL_E_INTERNAL, STAGE, "a spill file in %s is corrupt: %s at byte %llu of a run of "
+                   "%llu bytes", sl_run_temp_dir(st->run), what, (unsigned long long)(c->off - c->len + c->pos),
+                   (unsigned long long)c->run.bytes);
+}
+
 /* Make the next record of c current: 1, 0 at its end, or an error. */
 static int cursor_next(sl_stage *st, sort_state *s, cursor *c)
 {
@@ -393,7 +402,7 @@ static int cursor_next(sl_stage *st, sort_state *s, cursor *c)
     for (;;) {
         int64_t t = sl_record_total(c->buf + c->pos, c->len - c->pos);
         if (t < 0)
-            return sl_fail(&st->run->err, SL_E_INTERNAL, STAGE, "a spill file is corrupt (bad record length)");
+            return fail_corrupt(st, c, "bad record length");
         if (t > 0 && (uint64_t)t <= c->len - c->pos) {
             const uint8_t *rec = c->buf + c->pos;
             int rc;
@@ -406,14 +415,14 @@ static int cursor_next(sl_stage *st, sort_state *s, cursor *c)
                 c->cells_cap = ncap;
             }
             if (rc < 0 || c->view.schema >= s->schemas.n || c->view.ncells != s->schemas.s[c->view.schema]->ncols)
-                return sl_fail(&st->run->err, SL_E_INTERNAL, STAGE, "a spill file is corrupt (bad record)");
+                return fail_corrupt(st, c, "bad record");
             sl_sortkeys_of_cells(c->cells, s->cols + (size_t)c->view.schema * s->nkeys, s->nkeys, c->keys);
             c->rec_len = (size_t)t;
             return 1;
         }
         if (c->eof) {
             if (c->len > c->pos)
-                return sl_fail(&st->run->err, SL_E_INTERNAL, STAGE, "a spill file ends inside a record");
+                return fail_corrupt(st, c, "it ends inside a record");
             return 0;
         }
         if (c->pos) {

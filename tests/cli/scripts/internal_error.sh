@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Exit status 70 (internal error) through the real binary, on a real path:
+# a spill file of an external sort that reads back corrupt when the runs are
+# merged.  The spill files are unlinked as soon as they are created, so
+# nothing but the process can reach them, except through /proc/PID/fd: the
+# test feeds the sort through a FIFO, waits until it has written a run to
+# disk, overwrites the first bytes of that run through /proc, then ends the
+# input.  The merge must then stop with exit 70 and a message naming the
+# stage, publish no output file, and leave neither the sink's temporary
+# file nor a spill file behind.  No injector and no hidden switch: this
+# runs the same in the sanitizer build.
+. "$(dirname "$0")/lib.sh"
+[ -d /proc/self/fd ] || { echo "no /proc here"; exit 77; }
+mkdir spill outdir
+mkfifo in.fifo
+# 60 000 records of ~40 bytes: several runs under --memory-limit 1M
+awk 'BEGIN { print "id,k,s"; for (i = 1; i <= 60000; i++) printf "%d,%d,%s\n", i, (i * 7919) % 100003, "padding-padding-padding" }' > part1.csv
+TMPDIR=$PWD/spill "$SLUICE" --memory-limit 1M 'sort k' in.fifo --from csv -o outdir/out.csv 2> err.txt &
+pid=$!
+exec 3> in.fifo
+cat part1.csv >&3
+
+# wait (at most 20 s) for a spill file with data in it
+fd=
+for _ in $(seq 1 400); do
+  for f in /proc/$pid/fd/*; do
+    case $(readlink "$f" 2> /dev/null) in
+      *sluice-sort-*) [ "$(stat -L -c %s "$f" 2> /dev/null || echo 0)" -gt 64 ] && { fd=$f; break; } ;;
+    esac
+  done
+  [ -n "$fd" ] && break
+  kill -0 $pid 2> /dev/null || break
+  sleep 0.05
+done
+if [ -z "$fd" ]; then
+  bad "no spill file with data seen (stderr: $(head -c 300 err.txt))"
+  exec 3>&-
+  wait $pid
+  finish
+fi
+ok "the sort wrote a run to a spill file ($(stat -L -c %s "$fd") bytes so far)"
+# what a failing disk or a stray writer could do: 16 bytes of 0xff where the
+# first record's length is
+head -c 16 /dev/zero | tr '\0' '\377' | dd of="$fd" bs=16 count=1 conv=notrunc status=none \
+  && ok "overwrote the start of the run through $fd" || bad "cannot write through $fd"
+exec 3>&-
+wait $pid
+rc=$?
+[ "$rc" = 70 ] && ok "exit status 70 (internal error)" || bad "exit status $rc, expected 70 (stderr: $(head -c 300 err.txt))"
+grep -q '^sluice: sort: .*spill file.*corrupt' err.txt && ok "the message names the stage: $(cat err.txt)" \
+  || bad "message: $(cat err.txt)"
+[ "$(wc -l < err.txt)" = 1 ] && ok "one line on standard error" || bad "$(wc -l < err.txt) lines on stderr"
+[ -z "$(ls -A outdir)" ] && ok "no output file published, no temporary output file left" \
+  || bad "left in the output directory: $(ls -A outdir)"
+[ -z "$(ls -A spill)" ] && ok "no spill file left" || bad "left in the spill directory: $(ls -A spill)"
+
+# the same input, untouched, sorts: the 70 came from the corruption alone
+TMPDIR=$PWD/spill "$SLUICE" --memory-limit 1M 'sort k' part1.csv -o outdir/out.csv 2> err2.txt
+rc=$?
+[ "$rc" = 0 ] && [ "$(wc -l < outdir/out.csv)" = 60001 ] && ok "the uncorrupted run sorts (exit 0, 60000 records)" \
+  || bad "uncorrupted run: exit $rc: $(head -c 300 err2.txt)"
+finish
