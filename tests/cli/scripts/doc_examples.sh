@@ -35,4 +35,24 @@ for doc in "$ROOT"/docs/*.md; do
   done < examples.txt
 done
 [ $total -gt 0 ] || bad "no examples found"
+
+# A block whose info string has file=PATH (```crontab file=examples/crontab)
+# quotes docs/PATH, which a test runs: it must be that file, verbatim.
+quoted=0
+for doc in "$ROOT"/docs/*.md; do
+  rm -rf quotes && mkdir quotes
+  awk -v dir=quotes '
+    /^```/ && !inblock && match($0, /file=[^ ]+/) { inblock = 1; n++; out = dir "/" n; print substr($0, RSTART + 5, RLENGTH - 5) > (out ".path"); printf "" > out; next }
+    /^```/ && inblock { inblock = 0; close(out); next }
+    inblock { print >> out }
+  ' "$doc"
+  for q in quotes/*.path; do
+    [ -e "$q" ] || continue
+    path=$(cat "$q")
+    quoted=$((quoted + 1))
+    if cmp -s "${q%.path}" "$ROOT/docs/$path"; then ok "$(basename "$doc") quotes docs/$path verbatim"
+    else bad "$(basename "$doc") quotes docs/$path, which differs:"; diff "${q%.path}" "$ROOT/docs/$path" | head -10; fi
+  done
+done
+[ $quoted -gt 0 ] || bad "no quoted files found"
 finish
