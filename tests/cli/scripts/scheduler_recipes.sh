@@ -52,10 +52,10 @@ run_cron() {
     "${cron_env[@]}" /bin/sh -c "$(cat ../job1.cmd)" < ../job1.stdin > ../mail.txt 2>&1)
 }
 
-day1=$(date +%F)
+day1=$(env -i /bin/date +%F)  # in cron's environment: no TZ
 run_cron
 rc=$?
-day=$(date +%F)
+day=$(env -i /bin/date +%F)
 [ "$day" = "$day1" ] || { echo "the date changed during the run; skipping"; exit 77; }
 [ "$rc" = 0 ] && [ ! -s cron/mail.txt ] && ok "cron, clean data: exit 0, nothing to mail" \
   || bad "cron, clean data: exit $rc, output: $(head -c 300 cron/mail.txt)"
