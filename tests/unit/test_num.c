@@ -101,6 +101,22 @@ static void test_format_decimals(void **state)
         check_format(d / 3);
     }
     for (int c = -400; c <= 850; c++) check_format(c / 10.0 * 9 / 5 + 32);
+    /* short decimals (0 to 4 decimals) and their neighbours, across the
+       magnitudes where the 0..3-decimal fast path runs and just outside */
+    for (int i = 0; i < 400000; i++) {
+        int dec = (int)(next_u64() % 5);
+        int64_t m = (int64_t)(next_u64() >> (11 + next_u64() % 50));
+        double d = (double)m / (double)(dec == 0 ? 1 : dec == 1 ? 10 : dec == 2 ? 100 : dec == 3 ? 1000 : 10000);
+        if (i & 1) d = -d;
+        check_format(d);
+        check_format(nextafter(d, INFINITY));
+        check_format(nextafter(d, -INFINITY));
+    }
+    for (int e = -9; e <= 50; e++) { /* powers of two: the narrower gap below */
+        check_format(ldexp(1.0, e));
+        check_format(nextafter(ldexp(1.0, e), 0));
+        check_format(ldexp(1.0, e) * 1.5);
+    }
     static const struct { double d; const char *s; } cases[] = {
         {0.0001, "0.0001"}, {0.00012345678901234567, "0.00012345678901234567"}, {999999999999999.875, "999999999999999.9"},
         {9.999999999999998, "9.999999999999998"}, {0.30000000000000004, "0.30000000000000004"}, {102.02, "102.02"},
