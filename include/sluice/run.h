@@ -113,6 +113,10 @@ void sl_run_fini(sl_run *run);
    stop.  The message says what was wrong and what was expected. */
 int sl_run_bad_record(sl_run *run, const sl_batch *b, uint32_t row, const char *stage,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The same with the position of the bad value inside the record: line and
+   1-based column (0 = unknown: the record's own line, no column). */
+int sl_run_bad_record_at(sl_run *run, const sl_batch *b, uint32_t row, uint64_t line, uint64_t col,
+                         const char *stage, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
 /* The memory budget (--memory-limit) that every stage holding records
    (sort, group, join, uniq, ...) draws from.  sl_run_mem_take() returns

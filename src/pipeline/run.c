@@ -118,7 +118,7 @@ const char *sl_run_temp_dir(const sl_run *run)
 
 /* ---- the bad-record policy ---- */
 
-static int reject_write(sl_run *run, const sl_rowinfo *in, const char *stage, const char *msg)
+static int reject_write(sl_run *run, const sl_rowinfo *in, uint64_t line, uint64_t col, const char *stage, const char *msg)
 {
     run_priv *p = run->priv;
     const char *name = in && in->input < run->ninputs ? run->inputs[in->input].name : "";
@@ -138,8 +138,10 @@ static int reject_write(sl_run *run, const sl_rowinfo *in, const char *stage, co
     n += (size_t)sprintf(d + n, "{\"input\":");
     long k = sl_json_escape(d + n, name, strlen(name), NULL);
     n += k > 0 ? (size_t)k : 0;
-    n += (size_t)sprintf(d + n, ",\"line\":%llu,\"offset\":%llu,\"record\":%llu,\"stage\":",
-                         (unsigned long long)(in ? in->line : 0), (unsigned long long)(in ? in->offset : 0),
+    n += (size_t)sprintf(d + n, ",\"line\":%llu", (unsigned long long)line);
+    if (col)
+        n += (size_t)sprintf(d + n, ",\"column\":%llu", (unsigned long long)col);
+    n += (size_t)sprintf(d + n, ",\"offset\":%llu,\"record\":%llu,\"stage\":", (unsigned long long)(in ? in->offset : 0),
                          (unsigned long long)(in ? in->record : 0));
     k = sl_json_escape(d + n, stage, strlen(stage), NULL);
     n += k > 0 ? (size_t)k : 0;
@@ -162,26 +164,28 @@ static int reject_write(sl_run *run, const sl_rowinfo *in, const char *stage, co
     return sl_sink_write(p->reject, d, n, &run->err);
 }
 
-int sl_run_bad_record(sl_run *run, const sl_batch *b, uint32_t row, const char *stage, const char *fmt, ...)
+static int bad_record(sl_run *run, const sl_batch *b, uint32_t row, uint64_t line, uint64_t col, const char *stage,
+                      const char *fmt, va_list ap)
 {
     char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     const sl_rowinfo *in = b && b->info ? &b->info[row] : NULL;
     const char *name = in && in->input < run->ninputs ? run->inputs[in->input].name : NULL;
     if (name && strcmp(name, "-") == 0)
         name = "(stdin)";
+    if (!line || !in)
+        col = 0;
+    if (in && !line)
+        line = in->line;
     if (run->opt.on_error == SL_ONERR_STOP) {
         sl_fail(&run->err, SL_E_DATA, stage, "%s", msg);
         if (in)
-            sl_error_at(&run->err, name, in->line, 0, in->record);
+            sl_error_at(&run->err, name, line, col, in->record);
         return SL_E_DATA;
     }
     run->bad_records++;
     if (run->opt.on_error == SL_ONERR_REJECT) {
-        int rc = reject_write(run, in, stage, msg);
+        int rc = reject_write(run, in, line, col, stage, msg);
         if (rc < 0)
             return rc;
     }
@@ -189,10 +193,29 @@ int sl_run_bad_record(sl_run *run, const sl_batch *b, uint32_t row, const char *
         sl_fail(&run->err, SL_E_DATA, stage, "too many bad records: %llu, over the budget of --max-errors %llu; the last: %s",
                 (unsigned long long)run->bad_records, (unsigned long long)run->opt.max_errors, msg);
         if (in)
-            sl_error_at(&run->err, name, in->line, 0, in->record);
+            sl_error_at(&run->err, name, line, col, in->record);
         return SL_E_DATA;
     }
     return SL_OK;
+}
+
+int sl_run_bad_record(sl_run *run, const sl_batch *b, uint32_t row, const char *stage, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = bad_record(run, b, row, 0, 0, stage, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int sl_run_bad_record_at(sl_run *run, const sl_batch *b, uint32_t row, uint64_t line, uint64_t col, const char *stage,
+                         const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = bad_record(run, b, row, line, col, stage, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 /* ---- building and running ---- */

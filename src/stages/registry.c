@@ -18,6 +18,7 @@ extern const sl_stage_type sl_write_stage_type;
 extern const sl_stage_type sl_top_stage_type;
 extern const sl_stage_type sl_uniq_stage_type;
 extern const sl_stage_type sl_join_stage_type;
+extern const sl_stage_type sl_require_stage_type;
 
 const sl_stage_type *const sl_stage_types[] = {
     &sl_cat_stage_type,
@@ -35,6 +36,7 @@ const sl_stage_type *const sl_stage_types[] = {
     &sl_top_stage_type,
     &sl_uniq_stage_type,
     &sl_join_stage_type,
+    &sl_require_stage_type,
     NULL,
 };
 
