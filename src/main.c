@@ -25,7 +25,7 @@
 #include "sluice/run.h"
 
 enum opt_id {
-    O_OUTPUT, O_FILE, O_FROM, O_TO, O_DELIM, O_OUT_DELIM, O_QUOTE, O_NO_HEADER, O_NO_INFER, O_COMPRESS, O_LEVEL,
+    O_OUTPUT, O_INPUT, O_FILE, O_FROM, O_TO, O_DELIM, O_OUT_DELIM, O_QUOTE, O_NO_HEADER, O_NO_INFER, O_COMPRESS, O_LEVEL,
     O_HEADER_CHANGE, O_ON_ERROR, O_MAX_ERRORS, O_BATCH_ROWS, O_MAX_FIELD, O_MAX_RECORD, O_MAX_FIELDS, O_MAX_DEPTH,
     O_CSV_PARSER, O_JSON_PARSER, O_MEMORY, O_TEMP_DIR, O_QUIET, O_HELP, O_VERSION, O_MAN, O_VAR, O_CHECK, O_STATS,
     O_PROGRESS, O_LOG_FORMAT, O_PQ_COMPRESSION, O_ROW_GROUP_SIZE, O_SCHEMA
@@ -44,6 +44,8 @@ static const opt_def options[] = {
     {O_OUTPUT, 'o', "output", "FILE", "Write to FILE (default: standard output). The format comes from the name "
      "(.csv .tsv .ndjson .jsonl .parquet) and a .gz or .zst suffix compresses. A regular file is written to a temporary file "
      "beside it and renamed into place only when the run succeeds.", "Input and output"},
+    {O_INPUT, 'i', "input", "FILE", "Read FILE, after the inputs given as operands (repeatable; the same as an "
+     "operand, for schedulers that pass named arguments).", "Input and output"},
     {O_FILE, 'f', "file", "FILE", "Read the pipeline from FILE: one stage per line or separated by |, # starts a "
      "comment. Every operand is then an input.", "Input and output"},
     {O_FROM, 0, "from", "FORMAT", "Input format: csv, tsv, ndjson (jsonl) or lines. Default: from the input names; "
@@ -287,6 +289,8 @@ typedef struct cli {
     const char *stats_file;
     int progress;
     int log_json;
+    const char **inputs;   /* --input FILE, in order */
+    int ninputs;
 } cli;
 
 static int parse_char(const char *v, char *out)
@@ -483,6 +487,7 @@ static int apply(sl_options *o, const opt_def *d, const char *v, cli *c)
             return usage_error("--json-parser expects fast or jansson, not '%s'", v);
         break;
     case O_QUIET: c->quiet = 1; break;
+    case O_INPUT: c->inputs[c->ninputs++] = v; break;
     case O_HELP: print_help(); return -1;
     case O_VERSION: printf("sluice %s\n", SLUICE_VERSION); return -1;
     case O_MAN: print_man(); return -1;
@@ -789,12 +794,14 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof c);
     const char **operands = calloc((size_t)argc + 1, sizeof *operands);
     c.vars = calloc((size_t)argc + 1, sizeof *c.vars);
+    c.inputs = calloc((size_t)argc + 1, sizeof *c.inputs);
     int nops = 0, status = 0;
     char *file_text = NULL, *expanded = NULL;
-    if (!operands || !c.vars) {
+    if (!operands || !c.vars || !c.inputs) {
         fputs("sluice: out of memory\n", stderr);
         free(operands);
         free(c.vars);
+        free(c.inputs);
         return SL_EXIT_OSERR;
     }
     if (argc >= 2 && strcmp(argv[1], "help") == 0) {
@@ -879,6 +886,9 @@ int main(int argc, char **argv)
         text = operands[0];
         first_input = 1;
     }
+    /* --input files follow the operands (operands has room: argc slots) */
+    for (int k = 0; k < c.ninputs; k++)
+        operands[nops++] = c.inputs[k];
     char bad[160];
     bad[0] = 0;
     size_t bl = 0, bc = 0;
@@ -946,5 +956,6 @@ out:
     free(file_text);
     free(operands);
     free(c.vars);
+    free(c.inputs);
     return status;
 }
