@@ -423,6 +423,10 @@ static int cursor_next(sl_stage *st, sort_state *s, cursor *c)
         if (c->eof) {
             if (c->len > c->pos)
                 return fail_corrupt(st, c, "it ends inside a record");
+            /* a run cut short at a record boundary reads as fewer records:
+               only its length tells */
+            if (c->off != c->run.bytes)
+                return fail_corrupt(st, c, c->off < c->run.bytes ? "it ends early" : "it is longer than was written");
             return 0;
         }
         if (c->pos) {

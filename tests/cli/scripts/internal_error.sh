@@ -54,6 +54,46 @@ grep -q '^sluice: sort: .*spill file.*corrupt' err.txt && ok "the message names 
   || bad "left in the output directory: $(ls -A outdir)"
 [ -z "$(ls -A spill)" ] && ok "no spill file left" || bad "left in the spill directory: $(ls -A spill)"
 
+# a run cut short at a record boundary (here: emptied) must not merge as
+# fewer records: once the sort has read everything the FIFO gave it and
+# waits for more, every run it spilled is complete; empty the first one
+rm -f in.fifo; mkfifo in.fifo
+TMPDIR=$PWD/spill "$SLUICE" --memory-limit 1M 'sort k' in.fifo --from csv -o outdir/out.csv 2> err3.txt &
+pid=$!
+exec 3> in.fifo
+cat part1.csv >&3
+fd=
+for _ in $(seq 1 400); do
+  for f in /proc/$pid/fd/*; do
+    case $(readlink "$f" 2> /dev/null) in
+      *sluice-sort-*) [ "$(stat -L -c %s "$f" 2> /dev/null || echo 0)" -gt 64 ] && { fd=$f; break; } ;;
+    esac
+  done
+  [ -n "$fd" ] && break
+  kill -0 $pid 2> /dev/null || break
+  sleep 0.05
+done
+# all of part1 is consumed when the process sleeps and its spill files stop
+# growing (checked five times in a row, 0.1 s apart)
+sizes() { for f in /proc/$pid/fd/*; do case $(readlink "$f" 2> /dev/null) in *sluice-sort-*) stat -L -c %s "$f" ;; esac; done 2> /dev/null | tr '\n' ' '; }
+stable=0 last=
+for _ in $(seq 1 300); do
+  now="$(grep '^State:' /proc/$pid/status 2> /dev/null) $(sizes)"
+  if [ "$now" = "$last" ] && [[ $now == *sleeping* ]]; then stable=$((stable + 1)); else stable=0; fi
+  [ $stable -ge 5 ] && break
+  last=$now
+  sleep 0.1
+done
+if [ -n "$fd" ] && truncate -s 0 "$fd"; then ok "emptied a complete run through $fd"; else bad "no run to empty"; fi
+exec 3>&-
+wait $pid
+rc=$?
+[ "$rc" = 70 ] && ok "an emptied run: exit status 70" || bad "emptied run: exit $rc, expected 70 (stderr: $(head -c 300 err3.txt))"
+grep -q 'spill file.*corrupt: it ends early' err3.txt && ok "the message says the run ends early: $(cat err3.txt)" \
+  || bad "message: $(cat err3.txt)"
+[ -z "$(ls -A outdir)" ] && ok "no output file published" || bad "left in the output directory: $(ls -A outdir)"
+[ -z "$(ls -A spill)" ] && ok "no spill file left" || bad "left in the spill directory: $(ls -A spill)"
+
 # the same input, untouched, sorts: the 70 came from the corruption alone
 TMPDIR=$PWD/spill "$SLUICE" --memory-limit 1M 'sort k' part1.csv -o outdir/out.csv 2> err2.txt
 rc=$?
