@@ -12,26 +12,30 @@
 . "$(dirname "$0")/lib.sh"
 [ -d /proc/self/fd ] || { echo "no /proc here"; exit 77; }
 mkdir spill outdir
-mkfifo in.fifo
 # 60 000 records of ~40 bytes: several runs under --memory-limit 1M
 awk 'BEGIN { print "id,k,s"; for (i = 1; i <= 60000; i++) printf "%d,%d,%s\n", i, (i * 7919) % 100003, "padding-padding-padding" }' > part1.csv
-TMPDIR=$PWD/spill "$SLUICE" --memory-limit 1M 'sort k' in.fifo --from csv -o outdir/out.csv 2> err.txt &
-pid=$!
-exec 3> in.fifo
-cat part1.csv >&3
-
-# wait (at most 20 s) for a spill file with data in it
-fd=
-for _ in $(seq 1 400); do
-  for f in /proc/$pid/fd/*; do
-    case $(readlink "$f" 2> /dev/null) in
-      *sluice-sort-*) [ "$(stat -L -c %s "$f" 2> /dev/null || echo 0)" -gt 64 ] && { fd=$f; break; } ;;
-    esac
+# start_sort ERRFILE: the sort reading in.fifo (written through fd 3, all
+# of part1.csv, left open), then wait (at most 20 s) for a spill file with
+# data in it: sets pid and fd (empty when none was seen)
+start_sort() {
+  rm -f in.fifo && mkfifo in.fifo
+  TMPDIR=$PWD/spill "$SLUICE" --memory-limit 1M 'sort k' in.fifo --from csv -o outdir/out.csv 2> "$1" &
+  pid=$!
+  exec 3> in.fifo
+  cat part1.csv >&3
+  fd=
+  for _ in $(seq 1 400); do
+    for f in /proc/$pid/fd/*; do
+      case $(readlink "$f" 2> /dev/null) in
+        *sluice-sort-*) [ "$(stat -L -c %s "$f" 2> /dev/null || echo 0)" -gt 64 ] && { fd=$f; break; } ;;
+      esac
+    done
+    [ -n "$fd" ] && break
+    kill -0 $pid 2> /dev/null || break
+    sleep 0.05
   done
-  [ -n "$fd" ] && break
-  kill -0 $pid 2> /dev/null || break
-  sleep 0.05
-done
+}
+start_sort err.txt
 if [ -z "$fd" ]; then
   bad "no spill file with data seen (stderr: $(head -c 300 err.txt))"
   exec 3>&-
@@ -57,22 +61,7 @@ grep -q '^sluice: sort: .*spill file.*corrupt' err.txt && ok "the message names 
 # a run cut short at a record boundary (here: emptied) must not merge as
 # fewer records: once the sort has read everything the FIFO gave it and
 # waits for more, every run it spilled is complete; empty the first one
-rm -f in.fifo; mkfifo in.fifo
-TMPDIR=$PWD/spill "$SLUICE" --memory-limit 1M 'sort k' in.fifo --from csv -o outdir/out.csv 2> err3.txt &
-pid=$!
-exec 3> in.fifo
-cat part1.csv >&3
-fd=
-for _ in $(seq 1 400); do
-  for f in /proc/$pid/fd/*; do
-    case $(readlink "$f" 2> /dev/null) in
-      *sluice-sort-*) [ "$(stat -L -c %s "$f" 2> /dev/null || echo 0)" -gt 64 ] && { fd=$f; break; } ;;
-    esac
-  done
-  [ -n "$fd" ] && break
-  kill -0 $pid 2> /dev/null || break
-  sleep 0.05
-done
+start_sort err3.txt
 # all of part1 is consumed when the process sleeps and its spill files stop
 # growing (checked five times in a row, 0.1 s apart)
 sizes() { for f in /proc/$pid/fd/*; do case $(readlink "$f" 2> /dev/null) in *sluice-sort-*) stat -L -c %s "$f" ;; esac; done 2> /dev/null | tr '\n' ' '; }
