@@ -37,6 +37,13 @@ typedef struct sl_stage_type {
     int (*open)(sl_stage *st);
     int (*next)(sl_stage *st, sl_batch **out);
     void (*close)(sl_stage *st);
+    /* schema(st, &s): the schema of the records the stage would pass on,
+       asked when the run ends before any record reached the writer (a filter
+       that kept none, a CSV input with only its header), so that a format
+       with a header still writes it.  Sets *s (borrowed; NULL when not known)
+       and returns SL_OK, or a negative code after sl_fail (a field the
+       schema lacks).  NULL method: not known. */
+    int (*schema)(sl_stage *st, sl_schema **out);
     /* the stage writes the records out itself and passes none on (write):
        as the last stage, the run then opens no output of its own */
     int own_output;
@@ -60,6 +67,12 @@ struct sl_stage {
 
 /* Pull the next batch from st, keeping statistics. */
 int sl_stage_next(sl_stage *st, sl_batch **out);
+
+/* The schema st would pass on (see sl_stage_type.schema); *out NULL when
+   not known.  sl_stage_schema_input is the schema method of a stage that
+   passes records on with the schema it was given (filter, head, sort...). */
+int sl_stage_schema(sl_stage *st, sl_schema **out);
+int sl_stage_schema_input(sl_stage *st, sl_schema **out);
 
 /* The registry: every stage type, NULL-terminated. */
 extern const sl_stage_type *const sl_stage_types[];

@@ -1104,6 +1104,14 @@ static int csv_reader_open(sl_stage *st)
     return SL_OK;
 }
 
+/* The header's fields, also when no record followed it. */
+static int csv_reader_schema(sl_stage *st, sl_schema **out)
+{
+    csv_reader *r = st->state;
+    *out = r ? r->schema : NULL;
+    return SL_OK;
+}
+
 static void csv_reader_close(sl_stage *st)
 {
     csv_reader *r = st->state;
@@ -1129,6 +1137,7 @@ const sl_stage_type sl_csv_reader_type = {
     .open = csv_reader_open,
     .next = csv_reader_next,
     .close = csv_reader_close,
+    .schema = csv_reader_schema,
 };
 
 const sl_stage_type sl_tsv_reader_type = {
@@ -1139,4 +1148,5 @@ const sl_stage_type sl_tsv_reader_type = {
     .open = csv_reader_open,
     .next = csv_reader_next,
     .close = csv_reader_close,
+    .schema = csv_reader_schema,
 };

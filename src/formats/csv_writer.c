@@ -313,6 +313,7 @@ const sl_writer_type sl_csv_writer_type = {
     .finish = csv_writer_finish,
     .flush = csv_writer_finish,
     .destroy = csv_writer_destroy,
+    .header_without_records = true,
 };
 
 const sl_writer_type sl_tsv_writer_type = {
@@ -322,4 +323,5 @@ const sl_writer_type sl_tsv_writer_type = {
     .finish = csv_writer_finish,
     .flush = csv_writer_finish,
     .destroy = csv_writer_destroy,
+    .header_without_records = true,
 };

@@ -34,6 +34,9 @@ typedef struct sl_writer_type {
        without compression, and --compress or a .gz/.zst output name is a
        usage error */
     bool self_compressing;
+    /* the format has a header: when no record reached the writer, the run
+       hands it one empty batch of the chain's schema (when known) */
+    bool header_without_records;
 } sl_writer_type;
 
 struct sl_writer {

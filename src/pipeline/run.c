@@ -66,6 +66,16 @@ int sl_stage_next(sl_stage *st, sl_batch **out)
     return rc;
 }
 
+int sl_stage_schema(sl_stage *st, sl_schema **out)
+{
+    *out = NULL;
+    if (!st || !st->type->schema)
+        return SL_OK;
+    return st->type->schema(st, out);
+}
+
+int sl_stage_schema_input(sl_stage *st, sl_schema **out) { return sl_stage_schema(st->input, out); }
+
 int sl_parse_size(const char *s, uint64_t *out)
 {
     char *end;
@@ -434,7 +444,20 @@ static int drive(sl_run *run)
                 return rc;
         }
     }
-    int rc = p->writer_created ? w->type->finish(w) : SL_OK;
+    int rc;
+    if (p->writer_created && w->type->header_without_records && last->stats.rows_out == 0) {
+        sl_schema *schema;
+        if ((rc = sl_stage_schema(last, &schema)) < 0)
+            return rc;
+        if (schema) {
+            sl_batch empty;
+            memset(&empty, 0, sizeof empty);
+            empty.schema = schema;
+            if ((rc = w->type->write(w, &empty)) < 0)
+                return rc;
+        }
+    }
+    rc = p->writer_created ? w->type->finish(w) : SL_OK;
     if (rc < 0)
         return rc;
     if (run->opt.max_errors_frac >= 0 && run->bad_records) {

@@ -398,4 +398,5 @@ const sl_stage_type sl_batch_stage_type = {
     .open = batch_open,
     .next = batch_next,
     .close = batch_close,
+    .schema = sl_stage_schema_input,
 };

@@ -29,4 +29,5 @@ const sl_stage_type sl_cat_stage_type = {
     .open = cat_open,
     .next = cat_next,
     .close = cat_close,
+    .schema = sl_stage_schema_input,
 };

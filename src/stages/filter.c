@@ -133,4 +133,5 @@ const sl_stage_type sl_filter_stage_type = {
     .open = filter_open,
     .next = filter_next,
     .close = filter_close,
+    .schema = sl_stage_schema_input,
 };

@@ -930,6 +930,14 @@ static int group_next(sl_stage *st, sl_batch **outp)
     return SL_DONE;
 }
 
+/* The output's fields are known from the arguments alone. */
+static int group_schema(sl_stage *st, sl_schema **out)
+{
+    group_state *s = st->state;
+    *out = s ? s->out_schema : NULL;
+    return SL_OK;
+}
+
 static void group_close(sl_stage *st)
 {
     group_state *s = st->state;
@@ -985,4 +993,5 @@ const sl_stage_type sl_group_stage_type = {
     .open = group_open,
     .next = group_next,
     .close = group_close,
+    .schema = group_schema,
 };

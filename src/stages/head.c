@@ -73,4 +73,5 @@ const sl_stage_type sl_head_stage_type = {
     .open = head_open,
     .next = head_next,
     .close = head_close,
+    .schema = sl_stage_schema_input,
 };

@@ -214,6 +214,18 @@ static int map_next(sl_stage *st, sl_batch **outp)
     }
 }
 
+static int map_schema(sl_stage *st, sl_schema **out)
+{
+    map_state *s = st->state;
+    sl_schema *in;
+    int rc = sl_stage_schema(st->input, &in);
+    *out = NULL;
+    if (rc < 0 || !in) return rc;
+    if ((!s->planned || in->id != s->in_id) && (rc = plan(st, s, in))) return rc;
+    *out = s->schema;
+    return SL_OK;
+}
+
 static void map_close(sl_stage *st)
 {
     map_state *s = st->state;
@@ -247,4 +259,5 @@ const sl_stage_type sl_map_stage_type = {
     .open = map_open,
     .next = map_next,
     .close = map_close,
+    .schema = map_schema,
 };

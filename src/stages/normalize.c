@@ -541,4 +541,5 @@ const sl_stage_type sl_normalize_stage_type = {
     .open = normalize_open,
     .next = normalize_next,
     .close = normalize_close,
+    .schema = sl_stage_schema_input,
 };

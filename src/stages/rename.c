@@ -92,6 +92,20 @@ static int rename_next(sl_stage *st, sl_batch **out)
     return SL_BATCH;
 }
 
+static int rename_schema(sl_stage *st, sl_schema **out)
+{
+    rename_state *s = st->state;
+    sl_schema *in;
+    int rc = sl_stage_schema(st->input, &in);
+    *out = NULL;
+    if (rc < 0 || !in)
+        return rc;
+    if (in->id != s->in_id && (rc = plan(st, s, in)) < 0)
+        return rc;
+    *out = s->out;
+    return SL_OK;
+}
+
 static int rename_open(sl_stage *st)
 {
     (void)st;
@@ -122,4 +136,5 @@ const sl_stage_type sl_rename_stage_type = {
     .open = rename_open,
     .next = rename_next,
     .close = rename_close,
+    .schema = rename_schema,
 };

@@ -319,4 +319,5 @@ const sl_stage_type sl_require_stage_type = {
     .open = require_open,
     .next = require_next,
     .close = require_close,
+    .schema = sl_stage_schema_input,
 };

@@ -147,6 +147,20 @@ static int select_next(sl_stage *st, sl_batch **out)
     return SL_BATCH;
 }
 
+static int select_schema(sl_stage *st, sl_schema **out)
+{
+    select_state *s = st->state;
+    sl_schema *in;
+    int rc = sl_stage_schema(st->input, &in);
+    *out = NULL;
+    if (rc < 0 || !in)
+        return rc;
+    if (in->id != s->in_id && (rc = plan(st, s, in)) < 0)
+        return rc;
+    *out = s->out;
+    return SL_OK;
+}
+
 static int select_open(sl_stage *st)
 {
     (void)st;
@@ -183,6 +197,7 @@ const sl_stage_type sl_select_stage_type = {
     .open = select_open,
     .next = select_next,
     .close = select_close,
+    .schema = select_schema,
 };
 
 const sl_stage_type sl_drop_stage_type = {
@@ -195,4 +210,5 @@ const sl_stage_type sl_drop_stage_type = {
     .open = select_open,
     .next = select_next,
     .close = select_close,
+    .schema = select_schema,
 };

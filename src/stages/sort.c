@@ -952,4 +952,5 @@ const sl_stage_type sl_sort_stage_type = {
     .open = sort_open,
     .next = sort_next,
     .close = sort_close,
+    .schema = sl_stage_schema_input,
 };

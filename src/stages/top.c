@@ -323,4 +323,5 @@ const sl_stage_type sl_top_stage_type = {
     .open = top_open,
     .next = top_next,
     .close = top_close,
+    .schema = sl_stage_schema_input,
 };

@@ -432,4 +432,5 @@ const sl_stage_type sl_uniq_stage_type = {
     .open = uniq_open,
     .next = uniq_next,
     .close = uniq_close,
+    .schema = sl_stage_schema_input,
 };
