@@ -16,6 +16,7 @@
 
 #include "formats/format.h"
 #include "formats/json_out.h"
+#include "io/shard.h"
 #include "io/sink.h"
 #include "pipeline/pipeline.h"
 #include "sluice/run.h"
@@ -283,6 +284,10 @@ static int build(sl_run *run)
     const sl_format *outf = output_format(run, inf);
     if (!outf)
         return err->code;
+    int header = (strcmp(inf->name, "csv") == 0 || strcmp(inf->name, "tsv") == 0) && !run->opt.no_header;
+    int rc0 = sl_shard_plan(run, header, run->note, sizeof run->note);
+    if (rc0 < 0)
+        return rc0;
     if (!run->opt.pipeline)
         return sl_fail(err, SL_E_USAGE, "options", "no pipeline given");
     int rc = sl_pipeline_parse(run->opt.pipeline, &p->text, err);
