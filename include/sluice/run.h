@@ -105,6 +105,8 @@ struct sl_run {
     void (*on_batch)(sl_run *run, void *ctx);
     void *on_batch_ctx;
     void *priv;            /* run internals */
+    const sl_stage_type *reader; /* the input format's reader (merge
+                              --sorted runs one per input) */
     char note[512];        /* a remark for the user, or "" (src/main.c
                               prints it on standard error unless -q) */
 };
