@@ -290,7 +290,7 @@ static int take_group(partial_reader *r, const json_t *j, const char *name, uint
     uint64_t gi = UINT64_MAX;
     for (; r->slots[i]; i = (i + 1) & r->mask) {
         const mgroup *g = &r->g[r->slots[i] - 1];
-        if (g->klen == klen && memcmp(g->key, r->kbuf, klen) == 0) {
+        if (g->klen == klen && (klen == 0 || memcmp(g->key, r->kbuf, klen) == 0)) {
             gi = r->slots[i] - 1;
             break;
         }
@@ -301,7 +301,8 @@ static int take_group(partial_reader *r, const json_t *j, const char *name, uint
         uint8_t *kc = sl_budget_arena_alloc(&r->keyarena, klen ? klen : 1);
         if (!kc)
             return mem_fail(r);
-        memcpy(kc, r->kbuf, klen);
+        if (klen)
+            memcpy(kc, r->kbuf, klen);
         gi = r->ngroups++;
         r->g[gi] = (mgroup){0, 0, 0, kc, (uint32_t)klen, 0};
         r->slots[i] = (uint32_t)(gi + 1);
@@ -344,8 +345,10 @@ static int read_file(partial_reader *r, size_t idx)
     while (rc == SL_OK) {
         char *nl = pos < r->len ? memchr(r->buf + pos, '\n', r->len - pos) : NULL;
         if (!nl && !eof) {
-            memmove(r->buf, r->buf + pos, r->len - pos);
-            r->len -= pos;
+            if (pos) {
+                memmove(r->buf, r->buf + pos, r->len - pos);
+                r->len -= pos;
+            }
             pos = 0;
             if (r->len == r->cap) {
                 if (r->cap >= cap_max) {
