@@ -28,7 +28,8 @@ enum opt_id {
     O_OUTPUT, O_INPUT, O_FILE, O_FROM, O_TO, O_DELIM, O_OUT_DELIM, O_QUOTE, O_NO_HEADER, O_NO_INFER, O_COMPRESS, O_LEVEL,
     O_HEADER_CHANGE, O_ON_ERROR, O_MAX_ERRORS, O_BATCH_ROWS, O_MAX_FIELD, O_MAX_RECORD, O_MAX_FIELDS, O_MAX_DEPTH,
     O_CSV_PARSER, O_JSON_PARSER, O_MEMORY, O_TEMP_DIR, O_QUIET, O_HELP, O_VERSION, O_MAN, O_VAR, O_CHECK, O_STATS,
-    O_PROGRESS, O_LOG_FORMAT, O_PQ_COMPRESSION, O_ROW_GROUP_SIZE, O_SCHEMA
+    O_PROGRESS, O_LOG_FORMAT, O_PQ_COMPRESSION, O_ROW_GROUP_SIZE, O_SCHEMA, O_SHARD, O_PARTIAL, O_SORTED,
+    O_THEN
 };
 
 typedef struct opt_def {
@@ -82,6 +83,15 @@ static const opt_def options[] = {
     {O_SCHEMA, 0, "schema", "SPEC", "Parquet column types, e.g. 'id:int64, price:double, ts:timestamp, note:string' "
      "(boolean, int64, double, string, timestamp, date); other columns are inferred from the first row group.",
      "Parquet"},
+    {O_SHARD, 0, "shard", "I/N", "Read only share I (0 to N-1) of the inputs: whole files, balanced by size, when there "
+     "are several; a line-aligned byte range of one plain file. The N shards together read every record once "
+     "(docs/sharding.md).", "Sharding"},
+    {O_PARTIAL, 0, "partial", NULL, "The pipeline ends with group: write its aggregate states (a versioned NDJSON "
+     "format) instead of its records, for sluice merge.", "Sharding"},
+    {O_SORTED, 0, "sorted", "KEYS", "sluice merge: the inputs are each sorted by KEYS (as in sort KEYS); merge them into "
+     "one sorted output in constant memory.", "Sharding"},
+    {O_THEN, 0, "then", "PIPELINE", "sluice merge: pass the merged records through PIPELINE (e.g. 'sort -total | head "
+     "10').", "Sharding"},
     {O_BATCH_ROWS, 0, "batch-rows", "N", "Records per batch (default 1024).", "Limits"},
     {O_MAX_FIELD, 0, "max-field-bytes", "SIZE", "Longest field or line accepted (default 16M).", "Limits"},
     {O_MAX_RECORD, 0, "max-record-bytes", "SIZE", "Longest record accepted (default 32M).", "Limits"},
@@ -122,13 +132,14 @@ static const struct {
     {128, "+N: stopped by signal N (130 for SIGINT, 143 for SIGTERM); partial output is removed"},
 };
 
-static const char *const sections[] = {"Input and output", "CSV and TSV", "NDJSON", "Parquet", "Bad records", "Limits",
-                                       "Parsers", "General", NULL};
+static const char *const sections[] = {"Input and output", "CSV and TSV", "NDJSON", "Parquet", "Bad records", "Sharding",
+                                       "Limits", "Parsers", "General", NULL};
 
 static void usage_line(FILE *f)
 {
     fprintf(f, "usage: sluice [OPTIONS] PIPELINE [INPUT...]\n"
                "       sluice [OPTIONS] -f PIPELINE_FILE [INPUT...]\n"
+               "       sluice merge [OPTIONS] [--sorted KEYS] [--then PIPELINE] FILE...\n"
                "       sluice help [STAGE|functions]\n");
 }
 
@@ -193,7 +204,9 @@ static void print_man(void)
     printf(".TH SLUICE 1 \"\" \"sluice %s\" \"User Commands\"\n", SLUICE_VERSION);
     printf(".SH NAME\nsluice \\- stream records through a pipeline of stages\n");
     printf(".SH SYNOPSIS\n.B sluice\n[\\fIOPTIONS\\fR] \\fIPIPELINE\\fR [\\fIINPUT\\fR...]\n.br\n");
-    printf(".B sluice\n[\\fIOPTIONS\\fR] \\fB\\-f\\fR \\fIFILE\\fR [\\fIINPUT\\fR...]\n");
+    printf(".B sluice\n[\\fIOPTIONS\\fR] \\fB\\-f\\fR \\fIFILE\\fR [\\fIINPUT\\fR...]\n.br\n");
+    printf(".B sluice merge\n[\\fIOPTIONS\\fR] [\\fB\\-\\-sorted\\fR \\fIKEYS\\fR] [\\fB\\-\\-then\\fR "
+           "\\fIPIPELINE\\fR] \\fIFILE\\fR...\n");
     printf(".SH DESCRIPTION\nsluice reads CSV, TSV, NDJSON or plain lines (plain, gzip or zstd, detected from "
            "the bytes), passes the records through the stages of \\fIPIPELINE\\fR, separated by |, and writes "
            "them as CSV, TSV, NDJSON, lines or Parquet, compressed when the output name ends in .gz or .zst.  Memory stays "
@@ -291,6 +304,8 @@ typedef struct cli {
     int log_json;
     const char **inputs;   /* --input FILE, in order */
     int ninputs;
+    int merge;             /* `sluice merge` */
+    const char *then;      /* merge --then PIPELINE */
 } cli;
 
 static int parse_char(const char *v, char *out)
@@ -485,6 +500,38 @@ static int apply(sl_options *o, const opt_def *d, const char *v, cli *c)
             o->json_parser = SL_JSONP_JANSSON;
         else
             return usage_error("--json-parser expects fast or jansson, not '%s'", v);
+        break;
+    case O_SHARD: {
+        char *end;
+        errno = 0;
+        unsigned long i = strtoul(v, &end, 10), n = 0;
+        int okv = end != v && *end == '/' && v[0] >= '0' && v[0] <= '9';
+        if (okv) {
+            const char *q = end + 1;
+            n = strtoul(q, &end, 10);
+            okv = end != q && *end == 0 && q[0] >= '0' && q[0] <= '9' && errno == 0 && n >= 1 && n <= 1000000;
+        }
+        if (!okv)
+            return usage_error("--shard expects I/N with 0 <= I < N (I counts from 0, as SLURM_ARRAY_TASK_ID with "
+                               "--array=0-N-1), not '%s'", v);
+        if (i >= n) {
+            fprintf(stderr, "sluice: --shard %s: the shard number must be from 0 to %lu (shards count from 0)\n", v, n - 1);
+            return SL_EXIT_USAGE;
+        }
+        o->shard_index = (uint32_t)i;
+        o->shard_count = (uint32_t)n;
+        break;
+    }
+    case O_PARTIAL: o->partial = true; break;
+    case O_SORTED:
+        if (!c->merge)
+            return usage_error("%s", "--sorted belongs to sluice merge (sluice merge --sorted KEYS FILE...)");
+        o->merge_sorted = v;
+        break;
+    case O_THEN:
+        if (!c->merge)
+            return usage_error("%s", "--then belongs to sluice merge (sluice merge --then PIPELINE FILE...)");
+        c->then = v;
         break;
     case O_QUIET: c->quiet = 1; break;
     case O_INPUT: c->inputs[c->ninputs++] = v; break;
@@ -808,7 +855,12 @@ int main(int argc, char **argv)
         status = argc == 2 ? (print_help(), 0) : stage_help(argv[2]);
         goto out;
     }
-    for (int i = 1; i < argc; i++) {
+    int argi = 1;
+    if (argc >= 2 && strcmp(argv[1], "merge") == 0) {
+        c.merge = 1;
+        argi = 2;
+    }
+    for (int i = argi; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--") == 0) {
             while (++i < argc)
@@ -870,7 +922,20 @@ int main(int argc, char **argv)
     }
     int first_input = 0;
     const char *text;
-    if (c.pipeline_file) {
+    if (c.merge) {
+        if (c.pipeline_file || opt.shard_count || opt.partial) {
+            status = usage_error("%s", "sluice merge takes no -f, --shard or --partial (give the pipeline after the merge "
+                                 "with --then)");
+            goto out;
+        }
+        if (nops == 0) {
+            status = usage_error("%s", "sluice merge needs the files to merge (for example: sluice merge partial/*.ndjson "
+                                 "-o summary.csv)");
+            goto out;
+        }
+        opt.merge = !opt.merge_sorted;
+        text = c.then ? c.then : "";
+    } else if (c.pipeline_file) {
         file_text = read_file(c.pipeline_file);
         if (!file_text) {
             fprintf(stderr, "sluice: cannot read the pipeline file %s: %s\n", c.pipeline_file, strerror(errno));
@@ -931,6 +996,8 @@ int main(int argc, char **argv)
                                pg.on ? on_batch : NULL, &pg);
     if (pg.on)
         progress_draw(&run, &pg, 1);
+    if (run.note[0] && !c.quiet)
+        log_message(&c, "info", NULL, run.note, 0);
     status = sl_exit_code(&run.err);
     if (rc != SL_OK) {
         char msg[4096];

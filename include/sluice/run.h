@@ -57,6 +57,14 @@ typedef struct sl_options {
     uint64_t row_group_size;   /* Parquet row group bound in buffered bytes,
                                   0 = 128M (never more than memory_limit / 2) */
     const char *parquet_schema; /* --schema "name:type, ..." or NULL */
+    uint32_t shard_index;      /* --shard I/N: this process reads share I */
+    uint32_t shard_count;      /* (0-based) of N; 0 = no sharding */
+    bool partial;              /* --partial: the last stage (group) writes
+                                  its aggregate states (docs/sharding.md) */
+    bool merge;                /* `sluice merge`: the inputs are partial
+                                  files, combined before the pipeline */
+    const char *merge_sorted;  /* `sluice merge --sorted KEYS`: the inputs
+                                  are sorted by KEYS, merged into one order */
 } sl_options;
 
 void sl_options_defaults(sl_options *o);
@@ -67,6 +75,12 @@ typedef struct sl_input {
     uint64_t bytes;        /* bytes after decompression */
     uint64_t records;      /* data records read */
     int64_t size;          /* file size if a regular file, else -1 */
+    /* sharding (--shard): the input's position in the whole input list,
+       and, for a byte range of one file, what the source delivers */
+    uint32_t order;        /* index in the list given on the command line */
+    bool ranged;           /* read only the byte range below */
+    uint64_t head_len;     /* bytes [0, head_len) first (the CSV header) */
+    uint64_t start, end;   /* then bytes [start, end), line-aligned */
 } sl_input;
 
 struct sl_run {
@@ -91,6 +105,10 @@ struct sl_run {
     void (*on_batch)(sl_run *run, void *ctx);
     void *on_batch_ctx;
     void *priv;            /* run internals */
+    const sl_stage_type *reader; /* the input format's reader (merge
+                              --sorted runs one per input) */
+    char note[512];        /* a remark for the user, or "" (src/main.c
+                              prints it on standard error unless -q) */
 };
 
 /* Build and execute the whole run.  Returns SL_OK or the (negative) code

@@ -627,6 +627,20 @@ static int take_record(csv_reader *r, uint64_t line, uint64_t offset, const char
     in->input = (uint32_t)r->in_idx;
     in->len = rawlen > UINT32_MAX ? UINT32_MAX : (uint32_t)rawlen;
     in->raw = raw;
+    if (r->run->inputs[r->in_idx].ranged) {
+        /* a byte range starts at a line start, which is a record start
+           only when no record spans lines: the shard that reads such a
+           record fails, so that a misaligned neighbour never passes for a
+           good run (docs/sharding.md) */
+        for (uint32_t f = 0; f < r->nfields; f++)
+            if (r->fields[f].len && (memchr(r->fields[f].p, '\n', r->fields[f].len) || memchr(r->fields[f].p, '\r', r->fields[f].len))) {
+                sl_fail(&r->run->err, SL_E_DATA, r->fmt, "field %u holds a line break: a byte-range shard (--shard with one "
+                        "input) needs records on one line each (split the input into several files, or run without --shard)",
+                        f + 1);
+                sl_error_at(&r->run->err, r->run->inputs[r->in_idx].name, line, 0, r->record);
+                return SL_E_DATA;
+            }
+    }
     if (r->nfields != r->schema->ncols) {
         /* a lone empty field is what an empty line inside a one-column file
            looks like; it was skipped as blank before getting here */
@@ -643,7 +657,7 @@ static int take_record(csv_reader *r, uint64_t line, uint64_t offset, const char
 
 static int open_input(csv_reader *r)
 {
-    r->src = sl_source_open(r->run->inputs[r->in_idx].name, &r->run->err);
+    r->src = sl_source_open_input(&r->run->inputs[r->in_idx], &r->run->err);
     if (!r->src)
         return r->run->err.code;
     r->src_eof = 0;

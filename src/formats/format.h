@@ -63,6 +63,10 @@ extern const sl_stage_type sl_csv_reader_type;
 extern const sl_stage_type sl_tsv_reader_type;
 extern const sl_stage_type sl_ndjson_reader_type;
 extern const sl_stage_type sl_lines_reader_type;
+/* the readers of `sluice merge`: partial files (partial_reader.c), and
+   sorted files merged into one order (sorted_merge.c) */
+extern const sl_stage_type sl_partial_reader_type;
+extern const sl_stage_type sl_sorted_merge_type;
 extern const sl_writer_type sl_csv_writer_type;
 extern const sl_writer_type sl_tsv_writer_type;
 extern const sl_writer_type sl_ndjson_writer_type;

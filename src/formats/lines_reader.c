@@ -74,7 +74,7 @@ static int lines_next(sl_stage *st, sl_batch **out)
         if (!r->src) {
             if (r->in_idx >= r->run->ninputs)
                 return b->nrows ? (*out = b, SL_BATCH) : SL_DONE;
-            r->src = sl_source_open(r->run->inputs[r->in_idx].name, &r->run->err);
+            r->src = sl_source_open_input(&r->run->inputs[r->in_idx], &r->run->err);
             if (!r->src)
                 return r->run->err.code;
             r->eof = 0;

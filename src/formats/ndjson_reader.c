@@ -242,7 +242,7 @@ static void note_bytes(nd_reader *r)
 static int open_input(nd_reader *r)
 {
     sl_input *in = &r->run->inputs[r->in];
-    r->src = sl_source_open(in->name, &r->run->err);
+    r->src = sl_source_open_input(in, &r->run->err);
     if (!r->src)
         return r->run->err.code ? r->run->err.code : SL_E_INPUT;
     in->size = sl_source_size(r->src);

@@ -29,6 +29,11 @@ struct sl_source {
     z_stream z;
     int z_init;
     ZSTD_DStream *zd;
+    /* a byte range of a plain file (--shard): up to two segments read with
+       pread, the header line and the shard's lines */
+    int ranged;
+    uint64_t seg_pos[2], seg_end[2];
+    int seg;
 };
 
 static int fill_raw(sl_source *s, sl_error *err)
@@ -136,8 +141,33 @@ sl_source *sl_source_open(const char *name, sl_error *err)
     return s;
 }
 
+static ssize_t read_range(sl_source *s, char *buf, size_t cap, sl_error *err)
+{
+    while (s->seg < 2 && s->seg_pos[s->seg] >= s->seg_end[s->seg])
+        s->seg++;
+    if (s->seg == 2)
+        return 0;
+    uint64_t left = s->seg_end[s->seg] - s->seg_pos[s->seg];
+    if (cap > left)
+        cap = (size_t)left;
+    ssize_t n;
+    do
+        n = pread(s->fd, buf, cap, (off_t)s->seg_pos[s->seg]);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return sl_fail(err, SL_E_INPUT, "input", "read failed: %s", strerror(errno));
+    if (n == 0) /* the file shrank since the shards were planned */
+        return sl_fail(err, SL_E_INPUT, "input", "the file ended at byte %llu, inside the byte range of this shard "
+                       "(was it changed while being read?)", (unsigned long long)s->seg_pos[s->seg]);
+    s->seg_pos[s->seg] += (uint64_t)n;
+    s->bytes_raw += (uint64_t)n;
+    return n;
+}
+
 static ssize_t read_plain(sl_source *s, char *buf, size_t cap, sl_error *err)
 {
+    if (s->ranged)
+        return read_range(s, buf, cap, err);
     if (s->raw_pos < s->raw_len) { /* bytes kept from sniffing */
         size_t n = s->raw_len - s->raw_pos;
         if (n > cap)
@@ -284,6 +314,27 @@ ssize_t sl_source_read(sl_source *s, char *buf, size_t cap, sl_error *err)
             s->bytes += (uint64_t)n;
         return n;
     }
+}
+
+sl_source *sl_source_open_input(const sl_input *in, sl_error *err)
+{
+    sl_source *s = sl_source_open(in->name, err);
+    if (!s || !in->ranged)
+        return s;
+    if (s->comp != SL_COMP_NONE || s->is_stream) {
+        sl_fail(err, SL_E_INTERNAL, "input", "a byte range of a compressed file or a stream was planned");
+        sl_error_at(err, in->name, 0, 0, 0);
+        sl_source_close(s);
+        return NULL;
+    }
+    s->ranged = 1;
+    s->raw_pos = s->raw_len; /* the sniffed bytes are read again by pread */
+    s->seg_pos[0] = 0;
+    s->seg_end[0] = in->head_len;
+    s->seg_pos[1] = in->start;
+    s->seg_end[1] = in->end;
+    s->bytes_raw = 0;
+    return s;
 }
 
 void sl_source_close(sl_source *s)

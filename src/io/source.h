@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "sluice/error.h"
+#include "sluice/run.h"
 
 typedef enum { SL_COMP_NONE = 0, SL_COMP_GZIP, SL_COMP_ZSTD } sl_comp;
 
@@ -22,6 +23,11 @@ typedef struct sl_source sl_source;
 /* Open name ("-" = stdin).  On failure returns NULL after sl_fail(err,
    SL_E_INPUT, ...) naming the file and the reason. */
 sl_source *sl_source_open(const char *name, sl_error *err);
+/* Open one of the run's inputs: the whole of it, or, when in->ranged (a
+   shard of a plain file, planned by io/shard.c), bytes [0, head_len) then
+   [start, end), so that the reader sees the header line and the shard's
+   lines as one short file. */
+sl_source *sl_source_open_input(const sl_input *in, sl_error *err);
 /* Read up to cap decompressed bytes into buf.  Returns bytes read (>0), 0 at
    the clean end of the input, or a negative SL_E_* after sl_fail(). */
 ssize_t sl_source_read(sl_source *s, char *buf, size_t cap, sl_error *err);

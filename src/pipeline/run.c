@@ -16,6 +16,7 @@
 
 #include "formats/format.h"
 #include "formats/json_out.h"
+#include "io/shard.h"
 #include "io/sink.h"
 #include "pipeline/pipeline.h"
 #include "sluice/run.h"
@@ -241,6 +242,8 @@ static const sl_format *cannot_read(sl_run *run, const sl_format *f, const char 
 static const sl_format *input_format(sl_run *run)
 {
     sl_error *err = &run->err;
+    if (run->opt.merge) /* partial files are NDJSON, whatever their names */
+        return sl_format_find("ndjson");
     if (run->opt.from) {
         const sl_format *f = sl_format_find(run->opt.from);
         if (!f)
@@ -306,6 +309,29 @@ static bool has_stage(const sl_run *run, const char *name)
     return false;
 }
 
+/* --partial: the pipeline ends with group, and every stage before it
+   works record by record in input order, so that the shards' states merge
+   into what one run computes (docs/sharding.md). */
+static int check_partial(sl_run *run)
+{
+    static const char *const ok[] = {"cat", "select", "drop", "rename", "filter", "map", "join", "batch", NULL};
+    sl_stage *last = run->stages[run->nstages - 1];
+    if (run->nstages < 2 || strcmp(last->type->name, "group") != 0)
+        return sl_fail(&run->err, SL_E_USAGE, "options", "--partial needs a pipeline that ends with group (the records of "
+                       "other pipelines merge by concatenating the shards' outputs, or with sluice merge --sorted KEYS)");
+    for (int i = 1; i < run->nstages - 1; i++) {
+        const char *name = run->stages[i]->type->name;
+        int fine = 0;
+        for (int k = 0; ok[k]; k++)
+            fine |= strcmp(ok[k], name) == 0;
+        if (!fine)
+            return sl_fail(&run->err, SL_E_USAGE, "options", "--partial: '%s' cannot run before group in a shard (it "
+                           "needs all the records; stages before group may be cat, select, drop, rename, filter, map "
+                           "and join; put '%s' after the merge with sluice merge --then)", name, name);
+    }
+    return SL_OK;
+}
+
 static int build(sl_run *run)
 {
     run_priv *p = run->priv;
@@ -316,9 +342,21 @@ static int build(sl_run *run)
     const sl_format *outf = output_format(run, inf);
     if (!outf)
         return err->code;
+    int header = (strcmp(inf->name, "csv") == 0 || strcmp(inf->name, "tsv") == 0) && !run->opt.no_header;
+    int rc0 = sl_shard_plan(run, header, run->note, sizeof run->note);
+    if (rc0 < 0)
+        return rc0;
     if (!run->opt.pipeline)
         return sl_fail(err, SL_E_USAGE, "options", "no pipeline given");
-    int rc = sl_pipeline_parse(run->opt.pipeline, &p->text, err);
+    int merging = run->opt.merge || run->opt.merge_sorted;
+    if (run->opt.partial && strcmp(outf->name, "ndjson") != 0)
+        return sl_fail(err, SL_E_USAGE, "options", "--partial writes NDJSON (the output is %s): name the output .ndjson, "
+                       "optionally with .gz or .zst, or give --to ndjson", outf->name);
+    run->reader = inf->reader;
+    const char *t = run->opt.pipeline;
+    while (*t == ' ' || *t == '\t' || *t == '\n')
+        t++;
+    int rc = merging && !*t ? SL_OK : sl_pipeline_parse(run->opt.pipeline, &p->text, err);
     if (rc < 0)
         return rc;
     run->nstages = (int)p->text.n + 1;
@@ -334,8 +372,8 @@ static int build(sl_run *run)
         st->index = i;
         st->input = i ? run->stages[i - 1] : NULL;
         if (i == 0) {
-            st->type = inf->reader;
-            st->text = inf->name;
+            st->type = run->opt.merge ? &sl_partial_reader_type : run->opt.merge_sorted ? &sl_sorted_merge_type : inf->reader;
+            st->text = merging ? "merge" : inf->name;
             rc = st->type->create(st, "", err);
         } else {
             const sl_stage_text *t = &p->text.stages[i - 1];
@@ -346,6 +384,8 @@ static int build(sl_run *run)
         if (rc < 0)
             return rc;
     }
+    if (run->opt.partial && (rc = check_partial(run)) < 0)
+        return rc;
     for (int i = 0; i < run->nstages; i++) {
         rc = run->stages[i]->type->open(run->stages[i]);
         run->stages[i]->opened = 1;

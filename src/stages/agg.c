@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "formats/bytebuf.h"
+#include "formats/json_out.h"
 #include "pipeline/pipeline.h"
 #include "sluice/run.h"
 #include "stages/agg.h"
@@ -470,20 +474,46 @@ int sl_agg_parse(const char *text, size_t start, const char *stage, sl_agg **out
 /* ------------------------------------------------------------------------ */
 /* states */
 
-typedef struct st_sum {
+/*
+ * Sums are exact, so that a sum does not depend on the order its values
+ * came in: a sharded run (--partial, then sluice merge) adds the same
+ * values in another order and must give the same bytes.  Integers add into
+ * a 128-bit integer (exact for any 2^64 values of int64).  Doubles add into
+ * Shewchuk's non-overlapping partials (as Python's math.fsum), whose sum
+ * is the exact sum of every double added; the result is that sum rounded
+ * once, correctly.  Partials never overlap, so there are at most about 40
+ * of them whatever the input (the exponent range over 53 bits); three live
+ * inside the state, more in the sl_agg_mem arena.
+ */
+#define XS_INL 3
+#define XS_MAX 64         /* more than the partials can ever be */
+#define XS_NONFINITE UINT32_MAX
+
+typedef struct sl_xsum {
     union {
-        int64_t i;    /* the exact sum while only integers came */
-        double d;     /* then the Neumaier sum ... */
-    } s;
-    double c;         /* ... and its compensation */
-    uint64_t n;       /* values added; SUM_DBL set once a double came or the
-                         integers overflowed int64 */
+        double in[XS_INL];
+        double *ext;
+    } u;
+    uint32_t n;       /* partials, or XS_NONFINITE: an infinity or NaN came
+                         (or the sum overflowed): the result is null */
+    uint32_t cap;     /* 0: the partials are u.in; else the room of u.ext */
+} sl_xsum;
+
+typedef struct st_sum {
+    uint64_t ilo;     /* the integers' exact sum, two's complement 128-bit */
+    int64_t ihi;
+    uint64_t n;       /* values added; SUM_DBL set once a double came */
+    sl_xsum x;        /* the doubles' exact sum */
 } st_sum;
 #define SUM_DBL (1ull << 63)
 
+/* Variance from exact sums of x and of x*x (each square split into two
+   doubles by fma, so that it too is exact): n S2 - S1^2 is then formed
+   exactly and rounded once.  Order-free like the sums; squares overflow
+   past |x| ~ 1e154 (the result is then null). */
 typedef struct st_var {
     uint64_t n;
-    double mean, m2;  /* Welford */
+    sl_xsum s1, s2;
 } st_var;
 
 typedef struct st_val {
@@ -495,7 +525,9 @@ typedef struct st_val {
     uint32_t len, cap;
     uint8_t t;        /* SL_AIN_*; NULL = none yet */
     uint8_t kind;
-    uint8_t pad[6];
+    uint8_t pad[2];
+    uint32_t pos_in;  /* where the kept value was read (sl_agg_pos), which */
+    uint64_t pos_off; /* orders ties and first/last when merging */
 } st_val;
 
 typedef struct vchunk {
@@ -630,6 +662,11 @@ struct sl_agg_dset {
     void **slots;         /* entries, NULL = empty */
     uint64_t mask, n;
     uint64_t charged;
+    /* --partial: the entries of each group, built once before writing */
+    uint32_t *first;      /* per group: its first entry, UINT32_MAX = none */
+    uint32_t *next;       /* per entry: the next of its group */
+    void **ents;          /* entries by number */
+    uint64_t idx_charged;
 };
 
 typedef struct dentry {
@@ -654,6 +691,11 @@ void sl_agg_mem_fini(sl_agg_mem *m)
     if (m->dsets) {
         for (uint32_t i = 0; i < m->ndsets; i++) {
             free(m->dsets[i].slots);
+            free(m->dsets[i].first);
+            free(m->dsets[i].next);
+            free(m->dsets[i].ents);
+            if (m->dsets[i].idx_charged && m->run)
+                sl_run_mem_give(m->run, m->dsets[i].idx_charged);
             if (m->dsets[i].charged && m->run)
                 sl_run_mem_give(m->run, m->dsets[i].charged);
         }
@@ -776,6 +818,155 @@ static int dset_add(sl_agg_mem *m, sl_agg_dset *d, uint32_t grp, const sl_agg_in
 }
 
 /* ------------------------------------------------------------------------ */
+/* exact sums */
+
+static inline double *xs_parts(sl_xsum *x) { return x->cap ? x->u.ext : x->u.in; }
+static inline const double *xs_cparts(const sl_xsum *x) { return x->cap ? x->u.ext : x->u.in; }
+
+/* Add y to the partials p[0..*n) (room for XS_MAX): Shewchuk's grow step.
+   Returns 0, or -1 when the sum is no longer finite. */
+static int xs_grow_arr(double *p, uint32_t *n, double x)
+{
+    uint32_t i = 0;
+    for (uint32_t j = 0; j < *n; j++) {
+        double y = p[j];
+        if (fabs(x) < fabs(y)) {
+            double t = x;
+            x = y;
+            y = t;
+        }
+        double hi = x + y;
+        double lo = y - (hi - x);
+        if (lo != 0.0)
+            p[i++] = lo;
+        x = hi;
+    }
+    if (!isfinite(x))
+        return -1;
+    p[i++] = x;
+    *n = i;
+    return 0;
+}
+
+/* The partials rounded once to the nearest double (ties to even), as
+   Python's math.fsum does. */
+static double xs_round(const double *p, uint32_t n)
+{
+    if (n == 0)
+        return 0.0;
+    double hi = p[--n], lo = 0;
+    while (n > 0) {
+        double x = hi, y = p[--n];
+        hi = x + y;
+        double yr = hi - x;
+        lo = y - yr;
+        if (lo != 0.0)
+            break;
+    }
+    if (n > 0 && ((lo < 0 && p[n - 1] < 0) || (lo > 0 && p[n - 1] > 0))) {
+        double y = lo * 2, x = hi + y, yr = x - hi;
+        if (y == yr)
+            hi = x;
+    }
+    return hi;
+}
+
+/* Add x to a state's partials, moving them to the arena when they outgrow
+   the room they have. */
+static int xs_add(sl_agg_mem *m, sl_xsum *s, double x)
+{
+    if (s->n == XS_NONFINITE)
+        return SL_OK;
+    if (!isfinite(x)) {
+        s->n = XS_NONFINITE;
+        return SL_OK;
+    }
+    uint32_t room = s->cap ? s->cap : XS_INL;
+    if (s->n == room) {
+        /* the step below may need one more; grow first (rarely: money
+           sums keep 2 or 3 partials) */
+        uint32_t cap = room * 2 > XS_MAX ? XS_MAX : room * 2;
+        double *np = sl_budget_arena_alloc(&m->arena, cap * sizeof(double));
+        if (!np)
+            return SL_E_NOMEM;
+        memcpy(np, xs_parts(s), s->n * sizeof(double));
+        s->u.ext = np;
+        s->cap = cap;
+    }
+    if (xs_grow_arr(xs_parts(s), &s->n, x) < 0)
+        s->n = XS_NONFINITE;
+    return SL_OK;
+}
+
+/* Add the exact value of a 128-bit integer to the partials p (three pieces
+   of at most 43 bits, each exact as a double). */
+static int xs_add_i128(double *p, uint32_t *n, __int128 v)
+{
+    int64_t c = (int64_t)(v & (((__int128)1 << 43) - 1));
+    __int128 v1 = v >> 43;
+    int64_t b = (int64_t)(v1 & (((__int128)1 << 43) - 1));
+    int64_t a = (int64_t)(v1 >> 43);
+    if (xs_grow_arr(p, n, ldexp((double)a, 86)) < 0 || xs_grow_arr(p, n, ldexp((double)b, 43)) < 0 ||
+        xs_grow_arr(p, n, (double)c) < 0)
+        return -1;
+    return 0;
+}
+
+static inline __int128 sum_int(const st_sum *s)
+{
+    return (__int128)(((unsigned __int128)(uint64_t)s->ihi << 64) | s->ilo);
+}
+
+static inline void sum_int_set(st_sum *s, __int128 v)
+{
+    s->ilo = (uint64_t)v;
+    s->ihi = (int64_t)(uint64_t)((unsigned __int128)v >> 64);
+}
+
+/* The exact sum of a state (integers and doubles), rounded once.  *ok = 0
+   when it is not finite. */
+static double sum_value(const st_sum *s, int *ok)
+{
+    *ok = 1;
+    if (s->x.n == XS_NONFINITE) {
+        *ok = 0;
+        return 0;
+    }
+    double p[XS_MAX];
+    uint32_t n = s->x.n;
+    memcpy(p, xs_cparts(&s->x), n * sizeof(double));
+    if (xs_add_i128(p, &n, sum_int(s)) < 0) {
+        *ok = 0;
+        return 0;
+    }
+    return xs_round(p, n);
+}
+
+/* Exact n * S2 - S1 * S1 rounded once (the numerator of the variance). */
+static int var_numerator(const st_var *v, double *out)
+{
+    if (v->s1.n == XS_NONFINITE || v->s2.n == XS_NONFINITE)
+        return -1;
+    double p[XS_MAX];
+    uint32_t n = 0;
+    const double *a = xs_cparts(&v->s1), *b = xs_cparts(&v->s2);
+    double dn = (double)v->n;
+    for (uint32_t i = 0; i < v->s2.n; i++) {
+        double hi = b[i] * dn, lo = fma(b[i], dn, -hi);
+        if (xs_grow_arr(p, &n, hi) < 0 || xs_grow_arr(p, &n, lo) < 0)
+            return -1;
+    }
+    for (uint32_t i = 0; i < v->s1.n; i++)
+        for (uint32_t j = 0; j < v->s1.n; j++) {
+            double hi = a[i] * a[j], lo = fma(a[i], a[j], -hi);
+            if (xs_grow_arr(p, &n, -hi) < 0 || xs_grow_arr(p, &n, -lo) < 0)
+                return -1;
+        }
+    *out = xs_round(p, n);
+    return isfinite(*out) ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------------ */
 /* updating */
 
 static inline double in_num(const sl_agg_in *in) { return in->t == SL_AIN_INT ? (double)in->n.i : in->n.d; }
@@ -865,8 +1056,14 @@ static int list_add(sl_agg_mem *m, st_list *l, double x)
     return SL_OK;
 }
 
+static inline void val_pos(st_val *v, const sl_agg_pos *pos)
+{
+    v->pos_in = pos ? pos->input : 0;
+    v->pos_off = pos ? pos->off : 0;
+}
+
 int sl_agg_update(const sl_agg *a, uint32_t ai, sl_agg_mem *m, uint8_t *const *recs, const uint32_t *gids,
-                  const sl_agg_in *in, uint32_t n)
+                  const sl_agg_in *in, const sl_agg_pos *pos, uint32_t n)
 {
     const sl_agg *g = &a[ai];
     uint32_t off = g->off;
@@ -888,24 +1085,14 @@ int sl_agg_update(const sl_agg *a, uint32_t ai, sl_agg_mem *m, uint8_t *const *r
             if (!recs[i] || in[i].t == SL_AIN_NULL)
                 continue;
             st_sum *s = (st_sum *)(recs[i] + off);
-            if (s->n & SUM_DBL) {
-                sl_agg_neumaier(&s->s.d, &s->c, in_num(&in[i]));
-            } else if (in[i].t == SL_AIN_DBL) {
-                /* the integers so far become a double (exact up to 2^53) */
-                s->s.d = (double)s->s.i;
-                s->c = 0;
-                sl_agg_neumaier(&s->s.d, &s->c, in[i].n.d);
+            if (in[i].t == SL_AIN_DBL) {
+                if ((rc = xs_add(m, &s->x, in[i].n.d)) < 0)
+                    return rc;
                 s->n |= SUM_DBL;
             } else {
-                int64_t r;
-                if (__builtin_add_overflow(s->s.i, in[i].n.i, &r)) {
-                    s->s.d = (double)s->s.i;
-                    s->c = 0;
-                    sl_agg_neumaier(&s->s.d, &s->c, (double)in[i].n.i);
-                    s->n |= SUM_DBL;
-                } else {
-                    s->s.i = r;
-                }
+                unsigned __int128 lo = (unsigned __int128)s->ilo + (uint64_t)in[i].n.i;
+                s->ilo = (uint64_t)lo;
+                s->ihi += (int64_t)(lo >> 64) + (in[i].n.i < 0 ? -1 : 0);
             }
             s->n++;
         }
@@ -919,10 +1106,23 @@ int sl_agg_update(const sl_agg *a, uint32_t ai, sl_agg_mem *m, uint8_t *const *r
                 continue;
             st_var *v = (st_var *)(recs[i] + off);
             double x = in_num(&in[i]);
+            double sq = x * x, sqlo = fma(x, x, -sq);
             v->n++;
-            double delta = x - v->mean;
-            v->mean += delta / (double)v->n;
-            v->m2 += delta * (x - v->mean);
+            if (in[i].t == SL_AIN_INT && (in[i].n.i > (1ll << 53) || in[i].n.i < -(1ll << 53))) {
+                /* an integer that is not exact as a double: its two parts */
+                double hi = (double)(in[i].n.i & ~((1ll << 32) - 1)), lo = (double)(in[i].n.i & ((1ll << 32) - 1));
+                if ((rc = xs_add(m, &v->s1, hi)) < 0 || (rc = xs_add(m, &v->s1, lo)) < 0)
+                    return rc;
+                /* (hi + lo)^2 = hi^2 + 2 hi lo + lo^2, each product split */
+                double t[3][2] = {{hi * hi, fma(hi, hi, -(hi * hi))}, {2 * hi * lo, fma(2 * hi, lo, -(2 * hi * lo))},
+                                  {lo * lo, fma(lo, lo, -(lo * lo))}};
+                for (int k = 0; k < 3; k++)
+                    if ((rc = xs_add(m, &v->s2, t[k][0])) < 0 || (rc = xs_add(m, &v->s2, t[k][1])) < 0)
+                        return rc;
+                continue;
+            }
+            if ((rc = xs_add(m, &v->s1, x)) < 0 || (rc = xs_add(m, &v->s2, sq)) < 0 || (rc = xs_add(m, &v->s2, sqlo)) < 0)
+                return rc;
         }
         return SL_OK;
     case SL_AGG_MIN:
@@ -933,8 +1133,11 @@ int sl_agg_update(const sl_agg *a, uint32_t ai, sl_agg_mem *m, uint8_t *const *r
                 continue;
             st_val *v = (st_val *)(recs[i] + off);
             int c = v->t == SL_AIN_NULL ? want : cmp_in_val(&in[i], v);
-            if (c == want && (rc = val_set(m, v, &in[i])) < 0)
-                return rc;
+            if (c == want) {
+                if ((rc = val_set(m, v, &in[i])) < 0)
+                    return rc;
+                val_pos(v, pos ? &pos[i] : NULL);
+            }
         }
         return SL_OK;
     }
@@ -944,8 +1147,11 @@ int sl_agg_update(const sl_agg *a, uint32_t ai, sl_agg_mem *m, uint8_t *const *r
             if (!recs[i] || in[i].t == SL_AIN_NULL)
                 continue;
             st_val *v = (st_val *)(recs[i] + off);
-            if ((g->op == SL_AGG_LAST || v->t == SL_AIN_NULL) && (rc = val_set(m, v, &in[i])) < 0)
-                return rc;
+            if (g->op == SL_AGG_LAST || v->t == SL_AIN_NULL) {
+                if ((rc = val_set(m, v, &in[i])) < 0)
+                    return rc;
+                val_pos(v, pos ? &pos[i] : NULL);
+            }
         }
         return SL_OK;
     case SL_AGG_COUNT_DISTINCT:
@@ -987,7 +1193,9 @@ double sl_agg_quantile(const double *v, size_t n, double q)
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    if (x == y) /* -0 before 0, so that the order never depends on the input's */
+        return signbit(y) - signbit(x) ? (signbit(x) ? -1 : 1) : 0;
+    return x < y ? -1 : 1;
 }
 
 static int put_int(sl_arena *a, int64_t v, sl_cell *c)
@@ -1016,11 +1224,6 @@ static int put_dbl(sl_arena *a, double v, sl_cell *c)
     return SL_OK;
 }
 
-static double sum_value(const st_sum *s)
-{
-    return s->s.d + s->c;
-}
-
 int sl_agg_result(const sl_agg *a, uint32_t ai, sl_agg_mem *m, const uint8_t *rec, sl_arena *out, sl_cell *cell)
 {
     const sl_agg *g = &a[ai];
@@ -1031,22 +1234,25 @@ int sl_agg_result(const sl_agg *a, uint32_t ai, sl_agg_mem *m, const uint8_t *re
     case SL_AGG_COUNT:
     case SL_AGG_COUNT_DISTINCT:
         return put_int(out, (int64_t) * (const uint64_t *)st, cell);
-    case SL_AGG_SUM: {
-        const st_sum *s = (const st_sum *)st;
-        if (s->n == 0)
-            break;
-        if (!(s->n & SUM_DBL))
-            return put_int(out, s->s.i, cell);
-        return put_dbl(out, sum_value(s), cell);
-    }
+    case SL_AGG_SUM:
     case SL_AGG_MEAN: {
         const st_sum *s = (const st_sum *)st;
-        double n = (double)(s->n & ~SUM_DBL);
-        if (s->n == 0)
+        uint64_t cnt = s->n & ~SUM_DBL;
+        if (cnt == 0)
             break;
-        if (!(s->n & SUM_DBL))
-            return put_dbl(out, (double)s->s.i / n, cell);
-        return put_dbl(out, sum_value(s) / n, cell);
+        __int128 iv = sum_int(s);
+        double total;
+        int ok = 1;
+        if (!(s->n & SUM_DBL)) {
+            if (g->op == SL_AGG_SUM && iv >= INT64_MIN && iv <= INT64_MAX)
+                return put_int(out, (int64_t)iv, cell);
+            total = (double)iv; /* rounded once, to nearest */
+        } else {
+            total = sum_value(s, &ok);
+        }
+        if (!ok)
+            break;
+        return put_dbl(out, g->op == SL_AGG_SUM ? total : total / (double)cnt, cell);
     }
     case SL_AGG_VAR:
     case SL_AGG_STDDEV:
@@ -1056,7 +1262,13 @@ int sl_agg_result(const sl_agg *a, uint32_t ai, sl_agg_mem *m, const uint8_t *re
         int pop = g->op == SL_AGG_VAR_POP || g->op == SL_AGG_STDDEV_POP;
         if (v->n < (pop ? 1u : 2u))
             break;
-        double var = v->m2 / (double)(pop ? v->n : v->n - 1);
+        double num;
+        if (var_numerator(v, &num) < 0)
+            break;
+        double dn = (double)v->n;
+        double var = num / (pop ? dn * dn : dn * (dn - 1));
+        if (var < 0)
+            var = 0;
         if (g->op == SL_AGG_STDDEV || g->op == SL_AGG_STDDEV_POP)
             var = sqrt(var);
         return put_dbl(out, var, cell);
@@ -1110,4 +1322,423 @@ int sl_agg_result(const sl_agg *a, uint32_t ai, sl_agg_mem *m, const uint8_t *re
     }
     *cell = null_cell;
     return SL_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* partial states: --partial writes them, sluice merge folds them together
+   (docs/sharding.md describes the format) */
+
+static void j_raw(bytebuf *b, const char *s) { bb_put(b, s, strlen(s)); }
+
+static void j_fmt(bytebuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void j_fmt(bytebuf *b, const char *fmt, ...)
+{
+    char tmp[64];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    bb_put(b, tmp, (size_t)n);
+}
+
+/* A double that reads back as the same double (17 significant digits; an
+   integral value of 1e17 or more gets an exponent, so that a JSON reader
+   never sees an integer too big for int64). */
+static void j_dbl(bytebuf *b, double d) { j_fmt(b, "%.17g", d); }
+
+void sl_agg_json_bytes(bytebuf *b, const char *p, size_t n)
+{
+    if (sl_utf8_valid_prefix(p, n) == n) {
+        uint8_t *d = bb_reserve(b, 6 * n + 2);
+        if (!d)
+            return;
+        long k = sl_json_escape((char *)d, p, n, NULL);
+        b->len += (size_t)k;
+        return;
+    }
+    /* bytes that are not UTF-8 cannot be a JSON string: hex */
+    static const char hex[] = "0123456789abcdef";
+    j_raw(b, "{\"hex\":\"");
+    for (size_t i = 0; i < n; i++) {
+        bb_byte(b, (uint8_t)hex[(unsigned char)p[i] >> 4]);
+        bb_byte(b, (uint8_t)hex[(unsigned char)p[i] & 15]);
+    }
+    j_raw(b, "\"}");
+}
+
+int sl_agg_json_get_bytes(const json_t *j, sl_arena *a, const char **p, size_t *n)
+{
+    if (json_is_string(j)) {
+        *p = json_string_value(j);
+        *n = json_string_length(j);
+        return 0;
+    }
+    const json_t *h = json_is_object(j) ? json_object_get(j, "hex") : NULL;
+    const char *t = json_is_string(h) ? json_string_value(h) : NULL;
+    size_t len = t ? json_string_length(h) : 1;
+    if (!t || len % 2)
+        return -1;
+    char *d = sl_arena_alloc(a, len / 2 + 1);
+    if (!d)
+        return -1;
+    for (size_t i = 0; i < len; i += 2) {
+        int v = 0;
+        for (int k = 0; k < 2; k++) {
+            char c = t[i + (size_t)k];
+            int x = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+            if (x < 0)
+                return -1;
+            v = v * 16 + x;
+        }
+        d[i / 2] = (char)v;
+    }
+    *p = d;
+    *n = len / 2;
+    return 0;
+}
+
+static void j_xsum(bytebuf *b, const sl_xsum *x)
+{
+    if (x->n == XS_NONFINITE) {
+        j_raw(b, "\"nonfinite\"");
+        return;
+    }
+    const double *p = xs_cparts(x);
+    bb_byte(b, '[');
+    for (uint32_t i = 0; i < x->n; i++) {
+        if (i)
+            bb_byte(b, ',');
+        j_dbl(b, p[i]);
+    }
+    bb_byte(b, ']');
+}
+
+static void j_i128(bytebuf *b, __int128 v)
+{
+    char tmp[48];
+    int k = 47;
+    tmp[k] = 0;
+    unsigned __int128 u = v < 0 ? -(unsigned __int128)v : (unsigned __int128)v;
+    do {
+        tmp[--k] = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--k] = '-';
+    bb_byte(b, '"');
+    j_raw(b, tmp + k);
+    bb_byte(b, '"');
+}
+
+/* count_distinct: link each group's entries (once, before the first
+   group is written). */
+static int dset_index(sl_agg_mem *m, sl_agg_dset *d, uint64_t ngroups)
+{
+    uint64_t bytes = ngroups * 4 + d->n * (4 + sizeof(void *));
+    if (sl_run_mem_take(m->run, bytes) < 0)
+        return SL_E_NOMEM;
+    d->idx_charged = bytes;
+    d->first = malloc((ngroups ? ngroups : 1) * 4);
+    d->next = malloc((d->n ? d->n : 1) * 4);
+    d->ents = malloc((d->n ? d->n : 1) * sizeof(void *));
+    if (!d->first || !d->next || !d->ents)
+        return SL_E_NOMEM;
+    memset(d->first, 0xff, ngroups * 4);
+    uint32_t k = 0;
+    for (uint64_t i = 0; d->slots && i <= d->mask; i++) {
+        dentry *e = d->slots[i];
+        if (!e)
+            continue;
+        d->ents[k] = e;
+        d->next[k] = d->first[e->grp];
+        d->first[e->grp] = k;
+        k++;
+    }
+    return SL_OK;
+}
+
+int sl_agg_state_json(const sl_agg *a, uint32_t ai, sl_agg_mem *m, const uint8_t *rec, uint32_t gid, uint64_t ngroups,
+                      bytebuf *b)
+{
+    const sl_agg *g = &a[ai];
+    const uint8_t *st = rec + g->off;
+    switch (g->op) {
+    case SL_AGG_COUNT_ALL:
+    case SL_AGG_COUNT:
+        j_fmt(b, "%llu", (unsigned long long)*(const uint64_t *)st);
+        return SL_OK;
+    case SL_AGG_COUNT_DISTINCT: {
+        sl_agg_dset *d = &m->dsets[ai];
+        if (!d->first) {
+            int rc = dset_index(m, d, ngroups);
+            if (rc < 0)
+                return rc;
+        }
+        bb_byte(b, '[');
+        int any = 0;
+        for (uint32_t k = d->first[gid]; k != UINT32_MAX; k = d->next[k]) {
+            const dentry *e = d->ents[k];
+            if (any++)
+                bb_byte(b, ',');
+            if (!(e->len & 0x80000000u)) {
+                sl_agg_json_bytes(b, (const char *)e->bytes, e->len);
+            } else if (e->bytes[0] == 1) {
+                int64_t iv;
+                memcpy(&iv, e->bytes + 1, 8);
+                j_fmt(b, "%lld", (long long)iv);
+            } else {
+                double dv;
+                memcpy(&dv, e->bytes + 1, 8);
+                j_dbl(b, dv);
+            }
+        }
+        bb_byte(b, ']');
+        return SL_OK;
+    }
+    case SL_AGG_SUM:
+    case SL_AGG_MEAN: {
+        const st_sum *s = (const st_sum *)st;
+        j_fmt(b, "[%llu,", (unsigned long long)(s->n & ~SUM_DBL));
+        j_i128(b, sum_int(s));
+        bb_byte(b, ',');
+        if (s->n & SUM_DBL)
+            j_xsum(b, &s->x);
+        else
+            j_raw(b, "null");
+        bb_byte(b, ']');
+        return SL_OK;
+    }
+    case SL_AGG_VAR:
+    case SL_AGG_STDDEV:
+    case SL_AGG_VAR_POP:
+    case SL_AGG_STDDEV_POP: {
+        const st_var *v = (const st_var *)st;
+        j_fmt(b, "[%llu,", (unsigned long long)v->n);
+        j_xsum(b, &v->s1);
+        bb_byte(b, ',');
+        j_xsum(b, &v->s2);
+        bb_byte(b, ']');
+        return SL_OK;
+    }
+    case SL_AGG_MIN:
+    case SL_AGG_MAX:
+    case SL_AGG_FIRST:
+    case SL_AGG_LAST: {
+        const st_val *v = (const st_val *)st;
+        if (v->t == SL_AIN_NULL) {
+            j_raw(b, "null");
+            return SL_OK;
+        }
+        j_fmt(b, "[\"%c\",%u,", v->t == SL_AIN_INT ? 'i' : v->t == SL_AIN_DBL ? 'd' : 's', (unsigned)v->kind);
+        if (v->len || v->t == SL_AIN_TEXT)
+            sl_agg_json_bytes(b, v->p, v->len);
+        else if (v->t == SL_AIN_INT)
+            j_fmt(b, "%lld", (long long)v->n.i);
+        else
+            j_dbl(b, v->n.d);
+        j_fmt(b, ",%u,%llu]", v->pos_in, (unsigned long long)v->pos_off);
+        return SL_OK;
+    }
+    case SL_AGG_MEDIAN:
+    case SL_AGG_PERCENTILE: {
+        const st_list *l = (const st_list *)st;
+        bb_byte(b, '[');
+        int any = 0;
+        for (const vchunk *c = l->head; c; c = c->next)
+            for (uint32_t i = 0; i < c->n; i++) {
+                if (any++)
+                    bb_byte(b, ',');
+                j_dbl(b, c->v[i]);
+            }
+        bb_byte(b, ']');
+        return SL_OK;
+    }
+    }
+    return SL_E_INTERNAL;
+}
+
+static int bad_state(char *why, size_t cap, const sl_agg *g, const char *what)
+{
+    snprintf(why, cap, "the state of %s = %s(...) is not valid: %s", g->name, g->func, what);
+    return SL_E_DATA;
+}
+
+static int merge_xsum(sl_agg_mem *m, sl_xsum *x, const json_t *j)
+{
+    if (json_is_string(j) && strcmp(json_string_value(j), "nonfinite") == 0) {
+        x->n = XS_NONFINITE;
+        return SL_OK;
+    }
+    if (!json_is_array(j))
+        return SL_E_DATA;
+    for (size_t i = 0; i < json_array_size(j); i++) {
+        const json_t *e = json_array_get(j, i);
+        if (!json_is_number(e))
+            return SL_E_DATA;
+        int rc = xs_add(m, x, json_number_value(e));
+        if (rc < 0)
+            return rc;
+    }
+    return SL_OK;
+}
+
+static int parse_i128(const char *t, __int128 *out)
+{
+    int neg = *t == '-';
+    t += neg;
+    if (!*t)
+        return -1;
+    unsigned __int128 v = 0;
+    for (; *t; t++) {
+        if (*t < '0' || *t > '9' || v > ((unsigned __int128)1 << 126) / 5)
+            return -1;
+        v = v * 10 + (unsigned)(*t - '0');
+    }
+    if (v > ((unsigned __int128)1 << 127) - (neg ? 0 : 1))
+        return -1;
+    *out = neg ? (__int128)(0 - v) : (__int128)v;
+    return 0;
+}
+
+/* A value of a partial (count_distinct's set, or the value of min, max,
+   first, last) as a row's argument. */
+static int in_of_json(const json_t *j, char t, uint8_t kind, sl_arena *scratch, sl_agg_in *in)
+{
+    memset(in, 0, sizeof *in);
+    in->kind = kind;
+    if (json_is_integer(j)) {
+        in->t = SL_AIN_INT;
+        in->n.i = (int64_t)json_integer_value(j);
+        return 0;
+    }
+    if (json_is_real(j)) {
+        in->t = SL_AIN_DBL;
+        in->n.d = json_real_value(j);
+        return 0;
+    }
+    const char *p;
+    size_t n;
+    if (sl_agg_json_get_bytes(j, scratch, &p, &n) < 0 || n > UINT32_MAX)
+        return -1;
+    in->s = p;
+    in->len = (uint32_t)n;
+    if (t == 's' || t == 0) {
+        in->t = SL_AIN_TEXT;
+        return 0;
+    }
+    int k = sl_num_parse(p, n, &in->n.i, &in->n.d);
+    if ((t == 'i' && k != SL_V_INT) || (t == 'd' && k != SL_V_DOUBLE))
+        return -1;
+    in->t = t == 'i' ? SL_AIN_INT : SL_AIN_DBL;
+    return 0;
+}
+
+int sl_agg_state_merge(const sl_agg *a, uint32_t ai, sl_agg_mem *m, uint8_t *rec, uint32_t gid, const json_t *j,
+                       sl_arena *scratch, char *why, size_t cap)
+{
+    const sl_agg *g = &a[ai];
+    uint8_t *st = rec + g->off;
+    int rc;
+    switch (g->op) {
+    case SL_AGG_COUNT_ALL:
+    case SL_AGG_COUNT:
+        if (!json_is_integer(j) || json_integer_value(j) < 0)
+            return bad_state(why, cap, g, "expected a count");
+        *(uint64_t *)st += (uint64_t)json_integer_value(j);
+        return SL_OK;
+    case SL_AGG_COUNT_DISTINCT:
+        if (!json_is_array(j))
+            return bad_state(why, cap, g, "expected the array of distinct values");
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            sl_agg_in in;
+            if (in_of_json(json_array_get(j, i), 0, SL_STRING, scratch, &in) < 0)
+                return bad_state(why, cap, g, "expected numbers and strings");
+            int added = 0;
+            if ((rc = dset_add(m, &m->dsets[ai], gid, &in, &added)) < 0)
+                return rc;
+            *(uint64_t *)st += (uint64_t)added;
+        }
+        return SL_OK;
+    case SL_AGG_SUM:
+    case SL_AGG_MEAN: {
+        st_sum *s = (st_sum *)st;
+        __int128 iv;
+        const json_t *n = json_array_get(j, 0), *i = json_array_get(j, 1), *d = json_array_get(j, 2);
+        if (json_array_size(j) != 3 || !json_is_integer(n) || json_integer_value(n) < 0 || !json_is_string(i) ||
+            parse_i128(json_string_value(i), &iv) < 0)
+            return bad_state(why, cap, g, "expected [count, \"integer sum\", partials or null]");
+        sum_int_set(s, sum_int(s) + iv);
+        s->n += (uint64_t)json_integer_value(n);
+        if (!json_is_null(d)) {
+            if ((rc = merge_xsum(m, &s->x, d)) < 0)
+                return rc == SL_E_DATA ? bad_state(why, cap, g, "expected an array of partial sums") : rc;
+            s->n |= SUM_DBL;
+        }
+        return SL_OK;
+    }
+    case SL_AGG_VAR:
+    case SL_AGG_STDDEV:
+    case SL_AGG_VAR_POP:
+    case SL_AGG_STDDEV_POP: {
+        st_var *v = (st_var *)st;
+        const json_t *n = json_array_get(j, 0);
+        if (json_array_size(j) != 3 || !json_is_integer(n) || json_integer_value(n) < 0)
+            return bad_state(why, cap, g, "expected [count, sum partials, sum of squares partials]");
+        v->n += (uint64_t)json_integer_value(n);
+        if ((rc = merge_xsum(m, &v->s1, json_array_get(j, 1))) < 0 || (rc = merge_xsum(m, &v->s2, json_array_get(j, 2))) < 0)
+            return rc == SL_E_DATA ? bad_state(why, cap, g, "expected arrays of partial sums") : rc;
+        return SL_OK;
+    }
+    case SL_AGG_MIN:
+    case SL_AGG_MAX:
+    case SL_AGG_FIRST:
+    case SL_AGG_LAST: {
+        if (json_is_null(j))
+            return SL_OK;
+        const json_t *t = json_array_get(j, 0), *k = json_array_get(j, 1), *pi = json_array_get(j, 3),
+                     *po = json_array_get(j, 4);
+        const char *ts = json_string_value(t);
+        sl_agg_in in;
+        if (json_array_size(j) != 5 || !ts || strlen(ts) != 1 || !strchr("ids", ts[0]) || !json_is_integer(k) ||
+            json_integer_value(k) < SL_TEXT || json_integer_value(k) > SL_JSON || !json_is_integer(pi) ||
+            json_integer_value(pi) < 0 || json_integer_value(pi) > UINT32_MAX || !json_is_integer(po) ||
+            json_integer_value(po) < 0 || in_of_json(json_array_get(j, 2), ts[0], (uint8_t)json_integer_value(k), scratch, &in) < 0)
+            return bad_state(why, cap, g, "expected [type, kind, value, input, offset]");
+        sl_agg_pos pos = {(uint64_t)json_integer_value(po), (uint32_t)json_integer_value(pi), 0};
+        st_val *v = (st_val *)st;
+        int take;
+        if (v->t == SL_AIN_NULL) {
+            take = 1;
+        } else {
+            int before = sl_agg_pos_cmp(pos.input, pos.off, v->pos_in, v->pos_off) < 0;
+            if (g->op == SL_AGG_FIRST) {
+                take = before;
+            } else if (g->op == SL_AGG_LAST) {
+                take = !before;
+            } else {
+                int c = cmp_in_val(&in, v), want = g->op == SL_AGG_MIN ? -1 : 1;
+                take = c == want || (c == 0 && before);
+            }
+        }
+        if (take) {
+            if ((rc = val_set(m, v, &in)) < 0)
+                return rc;
+            val_pos(v, &pos);
+        }
+        return SL_OK;
+    }
+    case SL_AGG_MEDIAN:
+    case SL_AGG_PERCENTILE:
+        if (!json_is_array(j))
+            return bad_state(why, cap, g, "expected the array of values");
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            const json_t *e = json_array_get(j, i);
+            if (!json_is_number(e))
+                return bad_state(why, cap, g, "expected numbers");
+            if ((rc = list_add(m, (st_list *)st, json_number_value(e))) < 0)
+                return rc;
+        }
+        return SL_OK;
+    }
+    return SL_E_INTERNAL;
 }

@@ -147,13 +147,31 @@ uint64_t sl_agg_mem_bytes(const sl_agg_mem *m);
 /* Set the state of every aggregate in a new group record. */
 void sl_agg_init_states(const sl_agg *a, uint32_t n, uint8_t *rec);
 
+/* Where a value was read, in the order of the whole input of a sharded
+   run: the input's position on the command line, then the byte offset in
+   it.  min, max, first and last keep the position of their value, so that
+   merging partial states picks the value a single run would have kept. */
+typedef struct sl_agg_pos {
+    uint64_t off;
+    uint32_t input;
+    uint32_t pad;
+} sl_agg_pos;
+
+static inline int sl_agg_pos_cmp(uint32_t ai, uint64_t ao, uint32_t bi, uint64_t bo)
+{
+    if (ai != bi)
+        return ai < bi ? -1 : 1;
+    return (ao > bo) - (ao < bo);
+}
+
 /* Update aggregate `ai` of the groups recs[0..n) (numbered gids[0..n),
    which count_distinct uses to tell the groups apart: records may move
-   between batches) with in[0..n) (ignored by count()).  A NULL rec skips
-   the row.  Returns SL_OK, or SL_E_NOMEM when the budget is spent (nothing
+   between batches) with in[0..n) (ignored by count()); pos[0..n) (or
+   NULL: not kept) says where each row was read.  A NULL rec skips the
+   row.  Returns SL_OK, or SL_E_NOMEM when the budget is spent (nothing
    recorded in err). */
 int sl_agg_update(const sl_agg *a, uint32_t ai, sl_agg_mem *m, uint8_t *const *recs, const uint32_t *gids,
-                  const sl_agg_in *in, uint32_t n);
+                  const sl_agg_in *in, const sl_agg_pos *pos, uint32_t n);
 
 /* The result of aggregate `ai` for one group as a cell: numbers are
    formatted into `out` (integers as digits, doubles in their shortest
@@ -161,6 +179,26 @@ int sl_agg_update(const sl_agg *a, uint32_t ai, sl_agg_mem *m, uint8_t *const *r
    SL_OK, SL_E_NOMEM (the arena's cap, or the budget for the median's
    scratch array). */
 int sl_agg_result(const sl_agg *a, uint32_t ai, sl_agg_mem *m, const uint8_t *rec, sl_arena *out, sl_cell *cell);
+
+/* ---- partial states (--partial and sluice merge, docs/sharding.md) ---- */
+
+struct bytebuf;
+struct json_t;
+
+/* Append aggregate ai's state of group number gid (of ngroups) as JSON to
+   b (a full buffer sets its oom flag).  Returns SL_OK or SL_E_NOMEM. */
+int sl_agg_state_json(const sl_agg *a, uint32_t ai, sl_agg_mem *m, const uint8_t *rec, uint32_t gid, uint64_t ngroups,
+                      struct bytebuf *b);
+/* Fold a state read from a partial file into the state of group gid in
+   rec, so that the result is what one run over both inputs would hold.
+   Bytes of values are decoded into scratch.  Returns SL_OK, SL_E_NOMEM, or
+   SL_E_DATA with the reason in why. */
+int sl_agg_state_merge(const sl_agg *a, uint32_t ai, sl_agg_mem *m, uint8_t *rec, uint32_t gid, const struct json_t *j,
+                       sl_arena *scratch, char *why, size_t cap);
+/* Bytes as a JSON string, or {"hex":"..."} when they are not UTF-8; and
+   back (the bytes of a string point into j, of hex into a). */
+void sl_agg_json_bytes(struct bytebuf *b, const char *p, size_t n);
+int sl_agg_json_get_bytes(const struct json_t *j, sl_arena *a, const char **p, size_t *n);
 
 /* ---- the numeric kernels (exposed for the unit tests) ---- */
 

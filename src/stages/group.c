@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "formats/bytebuf.h"
 #include "sluice/run.h"
 #include "stages/agg.h"
 #include "stages/args.h"
@@ -115,7 +116,17 @@ typedef struct group_state {
     int out_init;
     uint64_t emitted;
     int phase;              /* 0 reading, 1 emitting, 2 done */
+    /* --partial: the states are written instead of the results; each
+       record starts with the position of its group's first row (u64
+       offset, u32 input, u32 1 once set) */
+    int partial;
+    char *aggs_text;        /* the aggregate list as written */
+    sl_agg_pos *pos;        /* per batch row */
+    sl_schema *head_schema, *part_schema;
+    int head_done;
+    bytebuf jb;
 } group_state;
+#define POS_BYTES 16
 
 /* ------------------------------------------------------------------------ */
 /* the argument text */
@@ -222,6 +233,15 @@ static int group_create(sl_stage *st, const char *args, sl_error *err)
     /* the aggregates */
     if ((rc = sl_agg_parse(text, colon + 1, STAGE, &s->aggs, &s->naggs, err)) < 0)
         return rc;
+    {
+        size_t a0 = colon + 1, a1 = strlen(text);
+        while (a0 < a1 && isspace((unsigned char)text[a0]))
+            a0++;
+        while (a1 > a0 && isspace((unsigned char)text[a1 - 1]))
+            a1--;
+        if (!(s->aggs_text = strndup(text + a0, a1 - a0)))
+            return sl_fail(err, SL_E_NOMEM, STAGE, "out of memory");
+    }
     if (s->keys.n == 0 && s->naggs == 0)
         return sl_fail(err, SL_E_USAGE, STAGE, "nothing to compute: give keys, aggregates or both, as in "
                        "group user_id: total = sum(price)");
@@ -583,7 +603,18 @@ static int group_open(sl_stage *st)
     /* the record: the states, then a key area of at least 8 bytes, the
        whole a multiple of 16 (a record never straddles two cache lines
        when it is 16, 32 or 64 bytes) */
-    uint32_t states_end = sl_agg_layout(s->aggs, s->naggs, 0);
+    s->partial = st->run->opt.partial && st->index == st->run->nstages - 1;
+    if (s->partial) {
+        static const char *const hn[] = {"sluice_partial", "keys", "aggs", "shard"};
+        static const uint32_t hl[] = {14, 4, 4, 5};
+        static const char *const pn[] = {"pos", "k", "a"};
+        static const uint32_t pl[] = {3, 1, 1};
+        s->head_schema = sl_schema_new(4, hn, hl);
+        s->part_schema = sl_schema_new(3, pn, pl);
+        if (!s->head_schema || !s->part_schema)
+            return sl_fail(&st->run->err, SL_E_NOMEM, STAGE, "out of memory");
+    }
+    uint32_t states_end = sl_agg_layout(s->aggs, s->naggs, s->partial ? POS_BYTES : 0);
     s->key_off = states_end;
     s->rsize = (states_end + 8 + 15) & ~15u;
     s->inl = s->rsize - s->key_off;
@@ -643,6 +674,8 @@ static int grow_batch_arrays(sl_stage *st, group_state *s, uint32_t n)
     free(s->klen);
     free(s->drop);
     free(s->ins);
+    free(s->pos);
+    s->pos = malloc(cap * sizeof *s->pos);
     s->hash = malloc(cap * sizeof *s->hash);
     s->gid = malloc(cap * sizeof *s->gid);
     s->recs = malloc(cap * sizeof *s->recs);
@@ -651,7 +684,7 @@ static int grow_batch_arrays(sl_stage *st, group_state *s, uint32_t n)
     s->drop = malloc(cap);
     s->ins = malloc((size_t)(s->ninputs ? s->ninputs : 1) * cap * sizeof *s->ins);
     s->cap = cap;
-    if (!s->hash || !s->gid || !s->recs || !s->koff || !s->klen || !s->drop || !s->ins) {
+    if (!s->hash || !s->gid || !s->recs || !s->koff || !s->klen || !s->drop || !s->ins || !s->pos) {
         s->cap = 0;
         return sl_fail(&st->run->err, SL_E_NOMEM, STAGE, "out of memory");
     }
@@ -823,6 +856,31 @@ static int find_groups(sl_stage *st, group_state *s, const sl_batch *b, uint32_t
     return SL_OK;
 }
 
+/* --partial: where each row was read, in the order of the whole input
+   (the input's place on the command line, the byte offset in the file),
+   and the first position of each new group. */
+static int note_positions(sl_stage *st, group_state *s, const sl_batch *b, uint32_t live)
+{
+    sl_run *run = st->run;
+    if (!b->info)
+        return sl_fail(&run->err, SL_E_USAGE, STAGE, "--partial needs the records' positions, which the stages before "
+                       "group did not keep");
+    for (uint32_t i = 0; i < live; i++) {
+        const sl_rowinfo *in = &b->info[sl_batch_row(b, i)];
+        const sl_input *x = in->input < run->ninputs ? &run->inputs[in->input] : NULL;
+        s->pos[i].input = x ? x->order : 0;
+        s->pos[i].off = in->offset + (x && x->ranged ? x->start - x->head_len : 0);
+        s->pos[i].pad = 0;
+        uint8_t *r = s->recs[i];
+        if (r && !r[12]) {
+            memcpy(r, &s->pos[i].off, 8);
+            memcpy(r + 8, &s->pos[i].input, 4);
+            r[12] = 1;
+        }
+    }
+    return SL_OK;
+}
+
 static int consume(sl_stage *st, group_state *s, const sl_batch *b)
 {
     int rc;
@@ -838,9 +896,11 @@ static int consume(sl_stage *st, group_state *s, const sl_batch *b)
         return rc;
     if ((rc = find_groups(st, s, b, live)) < 0)
         return rc;
+    if (s->partial && (rc = note_positions(st, s, b, live)) < 0)
+        return rc;
     for (uint32_t a = 0; a < s->naggs; a++) {
         const sl_agg_in *in = s->aggs[a].arg ? s->ins + (size_t)s->aggs[a].input * s->cap : NULL;
-        if (sl_agg_update(s->aggs, a, &s->mem, s->recs, s->gid, in, live) < 0)
+        if (sl_agg_update(s->aggs, a, &s->mem, s->recs, s->gid, in, s->partial ? s->pos : NULL, live) < 0)
             return fail_memory(st, s, b, sl_batch_row(b, live - 1));
     }
     return SL_OK;
@@ -849,8 +909,125 @@ static int consume(sl_stage *st, group_state *s, const sl_batch *b)
 /* ------------------------------------------------------------------------ */
 /* output */
 
+/* Copy the JSON text in s->jb into a cell of out. */
+static int jb_cell(group_state *s, sl_batch *out, sl_cell *c)
+{
+    if (!bb_ok(&s->jb))
+        return SL_E_NOMEM;
+    char *p = sl_arena_alloc(&out->arena, s->jb.len ? s->jb.len : 1);
+    if (!p)
+        return SL_E_NOMEM;
+    memcpy(p, s->jb.p, s->jb.len);
+    *c = (sl_cell){p, (uint32_t)s->jb.len, SL_JSON, {0}};
+    bb_clear(&s->jb);
+    return SL_OK;
+}
+
+/* --partial: the first line names the format, its version and the group
+   it holds; then one line per group: where it was first seen, its keys
+   and the aggregates' states (docs/sharding.md). */
+static int emit_partial(sl_stage *st, group_state *s, sl_batch **outp)
+{
+    sl_run *run = st->run;
+    sl_batch *out = &s->out;
+    uint32_t nk = s->keys.n;
+    if (!s->head_done) {
+        s->head_done = 1;
+        if (sl_batch_reset(out, s->head_schema, 4) < 0)
+            return sl_fail(&run->err, SL_E_NOMEM, STAGE, "out of memory");
+        sl_cell *c = out->cells;
+        c[0] = (sl_cell){"1", 1, SL_NUMBER, {0}};
+        bb_byte(&s->jb, '[');
+        for (uint32_t k = 0; k < nk; k++) {
+            if (k)
+                bb_byte(&s->jb, ',');
+            sl_agg_json_bytes(&s->jb, s->keys.names[k], s->keys.lens[k]);
+        }
+        bb_byte(&s->jb, ']');
+        if (jb_cell(s, out, &c[1]) < 0)
+            return sl_fail(&run->err, SL_E_NOMEM, STAGE, "out of memory");
+        c[2] = (sl_cell){s->aggs_text, (uint32_t)strlen(s->aggs_text), SL_STRING, {0}};
+        char sh[32];
+        int n = snprintf(sh, sizeof sh, "%u/%u", run->opt.shard_count ? run->opt.shard_index : 0,
+                         run->opt.shard_count ? run->opt.shard_count : 1);
+        char *p = sl_arena_alloc(&out->arena, (size_t)n);
+        if (!p)
+            return sl_fail(&run->err, SL_E_NOMEM, STAGE, "out of memory");
+        memcpy(p, sh, (size_t)n);
+        c[3] = (sl_cell){p, (uint32_t)n, SL_STRING, {0}};
+        memset(&out->info[0], 0, sizeof out->info[0]);
+        out->nrows = 1;
+        *outp = out;
+        return SL_BATCH;
+    }
+    if (sl_batch_reset(out, s->part_schema, 3) < 0)
+        return sl_fail(&run->err, SL_E_NOMEM, STAGE, "out of memory");
+    uint32_t k = 0;
+    while (s->emitted < s->ngroups && k < out->cap_rows) {
+        uint32_t gid = (uint32_t)s->emitted;
+        const uint8_t *r = rec_at(s, s->emitted++);
+        sl_cell *dst = &out->cells[(size_t)k * out->stride];
+        int rc = SL_OK;
+        if (r[12]) {
+            uint64_t off;
+            uint32_t in;
+            memcpy(&off, r, 8);
+            memcpy(&in, r + 8, 4);
+            char tmp[48];
+            int n = snprintf(tmp, sizeof tmp, "[%u,%llu]", in, (unsigned long long)off);
+            bb_put(&s->jb, tmp, (size_t)n);
+        } else {
+            bb_put(&s->jb, "null", 4); /* the group of no keys over no records */
+        }
+        if (jb_cell(s, out, &dst[0]) < 0)
+            return sl_fail(&run->err, SL_E_NOMEM, STAGE, "out of memory");
+        uint32_t klen = rec_klen(s, r);
+        const uint8_t *p = rec_key(s, r), *end = p + klen;
+        bb_byte(&s->jb, '[');
+        for (uint32_t j = 0; j < nk; j++) {
+            if (j)
+                bb_byte(&s->jb, ',');
+            uint8_t kind = *p++;
+            if (kind == 0) {
+                bb_put(&s->jb, "null", 4);
+                continue;
+            }
+            uint64_t len = klen - 1;
+            if (nk > 1)
+                p += sl_varint_get(p, end, &len);
+            char tmp[16];
+            int n = snprintf(tmp, sizeof tmp, "[%u,", kind);
+            bb_put(&s->jb, tmp, (size_t)n);
+            sl_agg_json_bytes(&s->jb, (const char *)p, len);
+            bb_byte(&s->jb, ']');
+            p += len;
+        }
+        bb_byte(&s->jb, ']');
+        if (jb_cell(s, out, &dst[1]) < 0)
+            return sl_fail(&run->err, SL_E_NOMEM, STAGE, "out of memory");
+        bb_byte(&s->jb, '[');
+        for (uint32_t a = 0; a < s->naggs && rc == SL_OK; a++) {
+            if (a)
+                bb_byte(&s->jb, ',');
+            rc = sl_agg_state_json(s->aggs, a, &s->mem, r, gid, s->ngroups, &s->jb);
+        }
+        bb_byte(&s->jb, ']');
+        if (rc < 0 || jb_cell(s, out, &dst[2]) < 0)
+            return fail_memory(st, s, NULL, 0);
+        memset(&out->info[k], 0, sizeof out->info[k]);
+        k++;
+    }
+    out->nrows = k;
+    if (k == 0)
+        return SL_DONE;
+    *outp = out;
+    return SL_BATCH;
+}
+
 static int emit(sl_stage *st, group_state *s, sl_batch **outp)
 {
+    if (s->partial)
+        return emit_partial(st, s, outp);
     sl_run *run = st->run;
     sl_batch *out = &s->out;
     uint32_t nk = s->keys.n, nout = nk + s->naggs;
@@ -904,7 +1081,7 @@ static int group_next(sl_stage *st, sl_batch **outp)
         }
         if (!s->out_init) {
             uint32_t rows = st->run->opt.batch_rows ? st->run->opt.batch_rows : 1024;
-            if (sl_batch_init(&s->out, rows, s->keys.n + s->naggs, 0) < 0)
+            if (sl_batch_init(&s->out, rows, s->keys.n + s->naggs > 4 ? s->keys.n + s->naggs : 4, 0) < 0)
                 return sl_fail(&st->run->err, SL_E_NOMEM, STAGE, "out of memory");
             s->out_init = 1;
         }
@@ -962,6 +1139,13 @@ static void group_close(sl_stage *st)
     free(s->drop);
     free(s->kbuf);
     free(s->ins);
+    free(s->pos);
+    free(s->aggs_text);
+    bb_free(&s->jb);
+    if (s->head_schema)
+        sl_schema_unref(s->head_schema);
+    if (s->part_schema)
+        sl_schema_unref(s->part_schema);
     sl_arena_fini(&s->scratch);
     if (s->out_init)
         sl_batch_fini(&s->out);

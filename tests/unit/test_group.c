@@ -227,7 +227,7 @@ static char *fx_run(fixture *f, const char *const *vals, uint32_t nv, char *buf,
             recs[i] = rec;
             gids[i] = f->gid;
         }
-        assert_int_equal(sl_agg_update(f->a, ai, &f->mem, recs, gids, in, nv), SL_OK);
+        assert_int_equal(sl_agg_update(f->a, ai, &f->mem, recs, gids, in, NULL, nv), SL_OK);
     }
     size_t o = 0;
     buf[0] = 0;
@@ -314,7 +314,7 @@ static void test_budget(void **state)
     sl_agg_in_of_cell(&c, SL_AGG_READ_NUM, &in);
     int rc = SL_OK, i = 0;
     for (; i < 100000 && rc == SL_OK; i++)
-        rc = sl_agg_update(f.a, 0, &f.mem, recs, gids, &in, 1);
+        rc = sl_agg_update(f.a, 0, &f.mem, recs, gids, &in, NULL, 1);
     assert_int_equal(rc, SL_E_NOMEM);
     assert_true(i > 1000);
     assert_true(f.run.mem_used <= 256 * 1024);
