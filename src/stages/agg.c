@@ -488,6 +488,13 @@ int sl_agg_parse(const char *text, size_t start, const char *stage, sl_agg **out
 #define XS_INL 3
 #define XS_MAX 64         /* more than the partials can ever be */
 #define XS_NONFINITE UINT32_MAX
+/* The fast exact form: while every double added is a whole multiple of
+   2^-XS_FRAC under 2^53 (prices, amounts, readings...) and the total stays
+   in range, the sum is one 128-bit integer count of 2^-XS_FRAC in u.in:
+   an integer add per value, and as exact and order-free as the partials it
+   turns into when a value does not fit. */
+#define XS_FIXED (UINT32_MAX - 1)
+#define XS_FRAC 60
 
 typedef struct sl_xsum {
     union {
@@ -871,8 +878,69 @@ static double xs_round(const double *p, uint32_t n)
     return hi;
 }
 
-/* Add x to a state's partials, moving them to the arena when they outgrow
-   the room they have. */
+/* Add v 2^sc (v a 128-bit integer) to the partials p: three pieces of at
+   most 43 bits, each exact as a double while v 2^sc stays far from the
+   subnormals (sc >= -XS_FRAC). */
+static int xs_add_i128_at(double *p, uint32_t *n, __int128 v, int sc)
+{
+    int64_t c = (int64_t)(v & (((__int128)1 << 43) - 1));
+    __int128 v1 = v >> 43;
+    int64_t b = (int64_t)(v1 & (((__int128)1 << 43) - 1));
+    int64_t a = (int64_t)(v1 >> 43);
+    if (xs_grow_arr(p, n, ldexp((double)a, 86 + sc)) < 0 || xs_grow_arr(p, n, ldexp((double)b, 43 + sc)) < 0 ||
+        xs_grow_arr(p, n, ldexp((double)c, sc)) < 0)
+        return -1;
+    return 0;
+}
+
+/* x as a whole number of 2^-XS_FRAC under 2^113 in size: 1 and *v, else 0. */
+static inline int xs_fixed_of(double x, __int128 *v)
+{
+    uint64_t b;
+    memcpy(&b, &x, sizeof b);
+    int be = (int)((b >> 52) & 0x7ff);
+    uint64_t m = b & ((1ull << 52) - 1);
+    if (be == 0) {
+        if (m) return 0; /* subnormal */
+        *v = 0;
+        return 1;
+    }
+    if (be == 0x7ff) return 0;
+    m |= 1ull << 52;
+    int sh = be - 1075 + XS_FRAC; /* x = m 2^(sh - XS_FRAC) */
+    if (sh < 0) {
+        if (sh < -52 || (m & ((1ull << -sh) - 1))) return 0;
+        m >>= -sh;
+        sh = 0;
+    }
+    if (sh > XS_FRAC) return 0; /* |x| >= 2^53 */
+    __int128 r = (__int128)m << sh;
+    *v = (b >> 63) ? -r : r;
+    return 1;
+}
+
+static inline __int128 xs_fixed_get(const sl_xsum *s)
+{
+    __int128 v;
+    memcpy(&v, s->u.in, sizeof v);
+    return v;
+}
+
+/* The partials of a sum (the fixed form turned into partials in tmp, room
+   XS_MAX); *n their count.  Not for XS_NONFINITE. */
+static const double *xs_partials(const sl_xsum *s, double *tmp, uint32_t *n)
+{
+    if (s->n != XS_FIXED) {
+        *n = s->n;
+        return xs_cparts(s);
+    }
+    *n = 0;
+    xs_add_i128_at(tmp, n, xs_fixed_get(s), -XS_FRAC);
+    return tmp;
+}
+
+/* Add x to a state's sum: to the fixed form while it fits, else to the
+   partials, moving them to the arena when they outgrow the room they have. */
 static int xs_add(sl_agg_mem *m, sl_xsum *s, double x)
 {
     if (s->n == XS_NONFINITE)
@@ -880,6 +948,21 @@ static int xs_add(sl_agg_mem *m, sl_xsum *s, double x)
     if (!isfinite(x)) {
         s->n = XS_NONFINITE;
         return SL_OK;
+    }
+    if (s->n == 0 || s->n == XS_FIXED) {
+        __int128 v, r;
+        if (xs_fixed_of(x, &v) && !__builtin_add_overflow(s->n == XS_FIXED ? xs_fixed_get(s) : 0, v, &r)) {
+            memcpy(s->u.in, &r, sizeof r);
+            s->n = XS_FIXED;
+            return SL_OK;
+        }
+        if (s->n == XS_FIXED) { /* x does not fit: on in partials (3 at most) */
+            double p[XS_MAX];
+            uint32_t n;
+            const double *q = xs_partials(s, p, &n);
+            memcpy(s->u.in, q, n * sizeof(double));
+            s->n = n;
+        }
     }
     uint32_t room = s->cap ? s->cap : XS_INL;
     if (s->n == room) {
@@ -898,19 +981,8 @@ static int xs_add(sl_agg_mem *m, sl_xsum *s, double x)
     return SL_OK;
 }
 
-/* Add the exact value of a 128-bit integer to the partials p (three pieces
-   of at most 43 bits, each exact as a double). */
-static int xs_add_i128(double *p, uint32_t *n, __int128 v)
-{
-    int64_t c = (int64_t)(v & (((__int128)1 << 43) - 1));
-    __int128 v1 = v >> 43;
-    int64_t b = (int64_t)(v1 & (((__int128)1 << 43) - 1));
-    int64_t a = (int64_t)(v1 >> 43);
-    if (xs_grow_arr(p, n, ldexp((double)a, 86)) < 0 || xs_grow_arr(p, n, ldexp((double)b, 43)) < 0 ||
-        xs_grow_arr(p, n, (double)c) < 0)
-        return -1;
-    return 0;
-}
+/* Add the exact value of a 128-bit integer to the partials p. */
+static int xs_add_i128(double *p, uint32_t *n, __int128 v) { return xs_add_i128_at(p, n, v, 0); }
 
 static inline __int128 sum_int(const st_sum *s)
 {
@@ -932,9 +1004,10 @@ static double sum_value(const st_sum *s, int *ok)
         *ok = 0;
         return 0;
     }
-    double p[XS_MAX];
-    uint32_t n = s->x.n;
-    memcpy(p, xs_cparts(&s->x), n * sizeof(double));
+    double p[XS_MAX], tmp[XS_MAX];
+    uint32_t n;
+    const double *q = xs_partials(&s->x, tmp, &n);
+    memcpy(p, q, n * sizeof(double));
     if (xs_add_i128(p, &n, sum_int(s)) < 0) {
         *ok = 0;
         return 0;
@@ -947,17 +1020,17 @@ static int var_numerator(const st_var *v, double *out)
 {
     if (v->s1.n == XS_NONFINITE || v->s2.n == XS_NONFINITE)
         return -1;
-    double p[XS_MAX];
-    uint32_t n = 0;
-    const double *a = xs_cparts(&v->s1), *b = xs_cparts(&v->s2);
+    double p[XS_MAX], ta[XS_MAX], tb[XS_MAX];
+    uint32_t n = 0, na, nb;
+    const double *a = xs_partials(&v->s1, ta, &na), *b = xs_partials(&v->s2, tb, &nb);
     double dn = (double)v->n;
-    for (uint32_t i = 0; i < v->s2.n; i++) {
+    for (uint32_t i = 0; i < nb; i++) {
         double hi = b[i] * dn, lo = fma(b[i], dn, -hi);
         if (xs_grow_arr(p, &n, hi) < 0 || xs_grow_arr(p, &n, lo) < 0)
             return -1;
     }
-    for (uint32_t i = 0; i < v->s1.n; i++)
-        for (uint32_t j = 0; j < v->s1.n; j++) {
+    for (uint32_t i = 0; i < na; i++)
+        for (uint32_t j = 0; j < na; j++) {
             double hi = a[i] * a[j], lo = fma(a[i], a[j], -hi);
             if (xs_grow_arr(p, &n, -hi) < 0 || xs_grow_arr(p, &n, -lo) < 0)
                 return -1;
@@ -1403,9 +1476,11 @@ static void j_xsum(bytebuf *b, const sl_xsum *x)
         j_raw(b, "\"nonfinite\"");
         return;
     }
-    const double *p = xs_cparts(x);
+    double tmp[XS_MAX];
+    uint32_t n;
+    const double *p = xs_partials(x, tmp, &n);
     bb_byte(b, '[');
-    for (uint32_t i = 0; i < x->n; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         if (i)
             bb_byte(b, ',');
         j_dbl(b, p[i]);
