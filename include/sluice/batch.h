@@ -90,6 +90,12 @@ typedef struct sl_batch {
     bool has_sel;
     sl_rowinfo *info;   /* per physical row, or NULL */
     sl_arena arena;     /* values made for this batch */
+    /* Numbers the producer computed, beside their text (map): when dnum and
+       dnum[c] are set for physical column c, dnum[c][row] is the double whose
+       shortest text is the cell's (so reading it equals parsing the text;
+       see sl_batch_num), or NaN when the row's cell is not such a number.
+       Reset with the batch; a view shares it. */
+    const double *const *dnum;
     /* private to the owner */
     uint32_t sel_cap;
     uint32_t rows_cfg;  /* configured row capacity (size of info) */
@@ -123,6 +129,16 @@ static inline uint32_t sl_batch_row(const sl_batch *b, uint32_t i) { return b->h
 static inline uint32_t sl_batch_phys(const sl_batch *b, uint32_t col) { return b->colmap ? b->colmap[col] : col; }
 static inline sl_cell *sl_batch_cell(const sl_batch *b, uint32_t row, uint32_t col) {
     return &b->cells[(size_t)row * b->stride + sl_batch_phys(b, col)];
+}
+
+/* The number a producer left beside physical cell (row, pcol): 1 and *d
+   when there is one, else 0 (parse the text). */
+static inline int sl_batch_dnum(const sl_batch *b, uint32_t row, uint32_t pcol, double *d) {
+    if (!b->dnum || !b->dnum[pcol]) return 0;
+    double x = b->dnum[pcol][row];
+    if (x != x) return 0;
+    *d = x;
+    return 1;
 }
 
 #define SL_BATCH_MAX_CELLS (1u << 18) /* 262144 cells = 4 MiB per batch */

@@ -131,6 +131,7 @@ int sl_batch_reshape(sl_batch *b, sl_schema *schema, uint32_t stride)
     b->nsel = 0;
     b->has_sel = false;
     b->colmap = NULL;
+    b->dnum = NULL;
     if (stride != b->stride) {
         /* a wide schema gets fewer rows, so that no batch exceeds the cell
            budget; rows never exceed the configured capacity (size of info) */

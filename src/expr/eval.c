@@ -604,12 +604,14 @@ static inline __attribute__((always_inline)) void field_num(sl_expr *p, const sl
         val_cp(v, &nc->v);
         return;
     }
-    const sl_cell *c = sl_batch_cell(b, row, col);
+    uint32_t pc = sl_batch_phys(b, col);
+    const sl_cell *c = &b->cells[(size_t)row * b->stride + pc];
     load_cell(c, v);
     if (v->type == SL_V_TEXT || v->type == SL_V_STRING) {
         int64_t i;
         double d;
-        int k = sl_num_parse(c->p, c->len, &i, &d);
+        /* a number computed upstream (map) reads as its text would */
+        int k = sl_batch_dnum(b, row, pc, &d) ? sl_num_reread(d, &i, &d) : sl_num_parse(c->p, c->len, &i, &d);
         if (k == SL_V_INT) {
             v->type = SL_V_INT;
             v->u.i = i;

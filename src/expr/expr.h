@@ -184,5 +184,17 @@ int sl_num_parse(const char *s, size_t n, int64_t *i, double *d);
    most 32 bytes, not NUL-terminated; returns the length. */
 size_t sl_num_format_double(double d, char *buf);
 size_t sl_num_format_int(int64_t i, char *buf); /* at most 20 bytes */
+/* What sl_num_parse gives for the text sl_num_format_double(d) writes,
+   without writing it: an integral d under 1e15 is written without a point,
+   so it reads back as an integer. */
+static inline int sl_num_reread(double d, int64_t *i, double *dout)
+{
+    if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d) {
+        *i = (int64_t)d;
+        return SL_V_INT;
+    }
+    *dout = d;
+    return SL_V_DOUBLE;
+}
 
 #endif

@@ -620,6 +620,22 @@ void sl_agg_in_of_cell(const sl_cell *c, sl_agg_mode mode, sl_agg_in *in)
     in_of_text(c->p, c->len, c->kind, num, mode, in);
 }
 
+void sl_agg_in_of_batch(const sl_batch *b, uint32_t row, uint32_t col, sl_agg_mode mode, sl_agg_in *in)
+{
+    uint32_t pc = sl_batch_phys(b, col);
+    const sl_cell *c = &b->cells[(size_t)row * b->stride + pc];
+    double d;
+    if (mode != SL_AGG_READ_NULL && c->len && c->kind == SL_NUMBER && sl_batch_dnum(b, row, pc, &d)) {
+        /* a number computed upstream: what parsing its text would give */
+        in->s = c->p;
+        in->len = c->len;
+        in->kind = c->kind;
+        in->t = sl_num_reread(d, &in->n.i, &in->n.d) == SL_V_INT ? SL_AIN_INT : SL_AIN_DBL;
+        return;
+    }
+    sl_agg_in_of_cell(c, mode, in);
+}
+
 void sl_agg_in_of_value(const sl_value *v, sl_agg_mode mode, sl_agg_in *in)
 {
     switch (v->type) {

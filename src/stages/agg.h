@@ -121,6 +121,9 @@ typedef struct sl_agg_in {
 } sl_agg_in;
 
 void sl_agg_in_of_cell(const sl_cell *c, sl_agg_mode mode, sl_agg_in *in);
+/* The same for logical column col of a row of b, using the number a stage
+   upstream computed for the cell (sl_batch_dnum) instead of its text. */
+void sl_agg_in_of_batch(const sl_batch *b, uint32_t row, uint32_t col, sl_agg_mode mode, sl_agg_in *in);
 void sl_agg_in_of_value(const sl_value *v, sl_agg_mode mode, sl_agg_in *in);
 
 /* ---- memory outside the fixed-size states ---- */

@@ -705,7 +705,7 @@ static int eval_inputs(sl_stage *st, group_state *s, const sl_batch *b, uint32_t
                 continue;
             uint32_t row = sl_batch_row(b, i);
             if (col >= 0) {
-                sl_agg_in_of_cell(sl_batch_cell(b, row, (uint32_t)col), g->mode, &in[i]);
+                sl_agg_in_of_batch(b, row, (uint32_t)col, g->mode, &in[i]);
             } else if (col == -1) {
                 in[i].t = SL_AIN_NULL;
             } else {

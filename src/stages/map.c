@@ -14,6 +14,7 @@
  * the input (a wider schema lowers the row capacity), one input batch is
  * handed on in several parts.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,13 @@ typedef struct map_state {
     sl_arena scratch;     /* strings made while evaluating one row */
     char *num, *num_end;  /* room in out's arena where computed numbers are
                              written back to back (reset with the batch) */
+    /* doubles computed for the target columns, beside their text (out.dnum):
+       dcol[c] for each target column c, NULL for the others */
+    uint32_t *targets;    /* the distinct target columns */
+    uint32_t ntargets;
+    double **dcol;        /* nout pointers */
+    double *dstore;       /* ntargets * dstore_rows */
+    uint32_t dstore_rows;
 } map_state;
 
 #define MAP_NUM_MAX 32    /* sl_num_format_double/int write at most this */
@@ -145,6 +153,18 @@ static int plan(sl_stage *st, map_state *s, const sl_schema *in)
     s->nout = k;
     s->in_id = in->id;
     s->planned = true;
+    free(s->targets);
+    free(s->dcol);
+    s->targets = malloc((s->n ? s->n : 1) * sizeof *s->targets);
+    s->dcol = calloc(k ? k : 1, sizeof *s->dcol);
+    if (!s->targets || !s->dcol) return sl_fail(err, SL_E_NOMEM, "map", "out of memory");
+    s->ntargets = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        uint32_t t = 0;
+        while (t < s->ntargets && s->targets[t] != s->target[i]) t++;
+        if (t == s->ntargets) s->targets[s->ntargets++] = s->target[i];
+    }
+    s->dstore_rows = 0; /* placed again with the next batch */
     unsigned flags = in->open ? SL_EXPR_BIND_OPEN : 0;
     for (size_t i = 0; i < s->n; i++) {
         int rc = sl_expr_bind(s->as[i].prog, out, s->nvis[i], flags, err);
@@ -172,6 +192,14 @@ static int map_next(sl_stage *st, sl_batch **outp)
         if ((rc = sl_batch_reset(out, s->schema, s->nout ? s->nout : 1)) < 0)
             return sl_fail(&run->err, SL_E_NOMEM, "map", "out of memory");
         s->num = s->num_end = NULL; /* the arena was reset */
+        if (s->ntargets && s->dstore_rows != out->cap_rows) {
+            free(s->dstore);
+            s->dstore = malloc((size_t)s->ntargets * out->cap_rows * sizeof *s->dstore);
+            if (!s->dstore) return sl_fail(&run->err, SL_E_NOMEM, "map", "out of memory");
+            s->dstore_rows = out->cap_rows;
+            for (uint32_t t = 0; t < s->ntargets; t++) s->dcol[s->targets[t]] = s->dstore + (size_t)t * out->cap_rows;
+        }
+        out->dnum = s->ntargets ? (const double *const *)s->dcol : NULL;
         uint32_t live = sl_batch_live(in), k = 0, stride = out->stride;
         while (s->pos < live && k < out->cap_rows) {
             uint32_t row = sl_batch_row(in, s->pos++);
@@ -181,6 +209,7 @@ static int map_next(sl_stage *st, sl_batch **outp)
             if (in->info) out->info[k] = in->info[row];
             else memset(&out->info[k], 0, sizeof out->info[k]);
             out->nrows = k + 1;
+            for (uint32_t t = 0; t < s->ntargets; t++) s->dcol[s->targets[t]][k] = NAN;
             bool dropped = false;
             if (s->scratch.first) sl_arena_reset(&s->scratch);
             for (size_t i = 0; i < s->n && !dropped; i++) {
@@ -196,6 +225,8 @@ static int map_next(sl_stage *st, sl_batch **outp)
                 if (rc == SL_OK && put_value(s, out, v, &dst[s->target[i]]) != SL_OK) {
                     rc = SL_E_NOMEM;
                 }
+                /* its double beside its text (NaN when it is not one) */
+                if (rc == SL_OK) s->dcol[s->target[i]][k] = v->type == SL_V_DOUBLE ? v->u.d : NAN;
                 if (rc != SL_OK) {
                     sl_fail(&run->err, SL_E_NOMEM, "map",
                             "computed values of one batch are over the memory cap of %zu bytes (records too large?)",
@@ -233,6 +264,9 @@ static void map_close(sl_stage *st)
     sl_expr_assign_free(s->as, s->n);
     free(s->target);
     free(s->nvis);
+    free(s->targets);
+    free(s->dcol);
+    free(s->dstore);
     if (s->out_init) sl_batch_fini(&s->out);
     if (s->schema) sl_schema_unref(s->schema);
     sl_arena_fini(&s->scratch);

@@ -364,7 +364,7 @@ static int take(sl_stage *st, normalize_state *s, sl_batch *b)
         uint32_t row = sl_batch_row(b, i);
         if (s->in_col >= 0) {
             sl_agg_in v;
-            sl_agg_in_of_cell(sl_batch_cell(b, row, (uint32_t)s->in_col), SL_AGG_READ_NUM, &v);
+            sl_agg_in_of_batch(b, row, (uint32_t)s->in_col, SL_AGG_READ_NUM, &v);
             if (v.t == SL_AIN_BAD) {
                 int n = v.len > 40 ? 40 : (int)v.len;
                 if ((rc = sl_run_bad_record(st->run, b, row, STAGE, "%s: \"%.*s%s\" is not a number (expected a number, or "
