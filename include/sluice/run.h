@@ -57,6 +57,9 @@ typedef struct sl_options {
     uint64_t row_group_size;   /* Parquet row group bound in buffered bytes,
                                   0 = 128M (never more than memory_limit / 2) */
     const char *parquet_schema; /* --schema "name:type, ..." or NULL */
+    uint64_t retry_for_ns;     /* --retry-for: how long a database output
+                                  keeps reconnecting (and SQLite waits for
+                                  a lock) before the run fails */
 } sl_options;
 
 void sl_options_defaults(sl_options *o);
@@ -87,6 +90,10 @@ struct sl_run {
        and the output after writing that sl_batch, and `write` ends the batch
        there (next file, next command). */
     uint64_t batch_ends;
+    /* rows committed to a database output (-o or write DBNAME) so far, the
+       count that stays whatever happens next; -1 when the output is no
+       database */
+    int64_t rows_committed;
     /* called after every batch written (progress display); may be NULL */
     void (*on_batch)(sl_run *run, void *ctx);
     void *on_batch_ctx;
@@ -127,5 +134,8 @@ const char *sl_run_temp_dir(const sl_run *run);
 
 /* Parse a size like "64M", "1.5G", "4096" (binary units). */
 int sl_parse_size(const char *s, uint64_t *out);
+/* Parse a duration of at least 1 ms: "2s", "500ms", "1.5m", "1h", "250us",
+   or seconds, from s[0..n). */
+int sl_parse_duration(const char *s, size_t n, uint64_t *ns);
 
 #endif
