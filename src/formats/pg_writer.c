@@ -129,9 +129,13 @@ static int run_cmd(pgw *s, const char *sql, int nparams, const char *const *para
     return st;
 }
 
+/* Is the connection gone?  libpq's own errors ("server closed the
+   connection unexpectedly", "could not send data") carry no SQLSTATE, and
+   libpq may not have marked the connection bad yet; the server's errors
+   always carry one, and a shutting-down server says 57P01..57P03. */
 static int lost(pgw *s, const char *sqlstate)
 {
-    return !s->conn || PQstatus(s->conn) != CONNECTION_OK || strncmp(sqlstate, "08", 2) == 0 ||
+    return !s->conn || PQstatus(s->conn) != CONNECTION_OK || !sqlstate[0] || strncmp(sqlstate, "08", 2) == 0 ||
            strncmp(sqlstate, "57P", 3) == 0;
 }
 
@@ -227,24 +231,30 @@ static int try_txn(pgw *s, char *msg, size_t cap, size_t *badline)
         LOST_OR(TXN_FAIL);
     PGresult *r = PQexec(s->conn, s->copy_sql);
     int st = r ? (int)PQresultStatus(r) : -1;
+    const char *e = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(ss, sizeof ss, "%s", e ? e : "");
     PQclear(r);
     if (st != PGRES_COPY_IN)
         LOST_OR(TXN_FAIL);
     /* the text in pieces of at most 1 MiB */
     for (size_t off = 0; off < s->len;) {
         size_t n = s->len - off < (1u << 20) ? s->len - off : (1u << 20);
-        if (PQputCopyData(s->conn, s->buf + off, (int)n) != 1)
+        if (PQputCopyData(s->conn, s->buf + off, (int)n) != 1) {
+            ss[0] = 0; /* a failure of libpq, not of the server */
             LOST_OR(TXN_FAIL);
+        }
         off += n;
     }
-    if (PQputCopyEnd(s->conn, NULL) != 1)
+    if (PQputCopyEnd(s->conn, NULL) != 1) {
+        ss[0] = 0;
         LOST_OR(TXN_FAIL);
+    }
     int bad = 0, res_st = PGRES_COMMAND_OK;
     while ((r = PQgetResult(s->conn))) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK && !bad) {
             bad = 1;
             res_st = (int)PQresultStatus(r);
-            const char *e = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            e = PQresultErrorField(r, PG_DIAG_SQLSTATE);
             snprintf(ss, sizeof ss, "%s", e ? e : "");
             *badline = error_line(r);
             first_line(PQresultErrorMessage(r), msg, cap);
@@ -287,11 +297,12 @@ static int batch_committed(pgw *s)
     return !ok ? -1 : n > 0;
 }
 
-/* Reconnect within --retry-for, then tell whether the batch committed. */
-static int recover(sl_writer *w, const char *why, int *committed)
+/* Reconnect within --retry-for of `start` (when the batch first met the
+   outage), then tell whether the batch committed. */
+static int recover(sl_writer *w, const char *why, uint64_t start, int *committed)
 {
     pgw *s = w->state;
-    uint64_t limit = w->run->opt.retry_for_ns, start = now_ns();
+    uint64_t limit = w->run->opt.retry_for_ns;
     uint64_t delay = 100u * 1000000u;
     char msg[512];
     snprintf(msg, sizeof msg, "%s", why);
@@ -334,12 +345,15 @@ static void drop_row(pgw *s, size_t i)
 static int commit_txn(sl_writer *w)
 {
     pgw *s = w->state;
+    uint64_t outage = 0; /* when this batch first lost the connection */
     while (s->nrows > 0) {
         char msg[512];
         size_t line = 0;
         int t = try_txn(s, msg, sizeof msg, &line);
         if (t == TXN_LOST) {
-            int done = 0, rc = recover(w, msg, &done);
+            if (!outage)
+                outage = now_ns();
+            int done = 0, rc = recover(w, msg, outage, &done);
             if (rc < 0)
                 return rc;
             if (!done)
