@@ -44,6 +44,17 @@
 #define OID_FLOAT8 701
 #define OID_NUMERIC 1700
 
+/* the kind of cell each PostgreSQL column gives */
+static uint8_t pg_kind(Oid t)
+{
+    switch (t) {
+    case OID_BOOL: return SL_BOOL;
+    case OID_INT2: case OID_INT4: case OID_INT8: case OID_OID: case OID_FLOAT4: case OID_FLOAT8:
+    case OID_NUMERIC: return SL_NUMBER;
+    default: return SL_STRING;
+    }
+}
+
 typedef struct dbr {
     sl_run *run;
     size_t in_idx;
@@ -245,12 +256,7 @@ static int open_pg(dbr *r)
     }
     for (uint32_t c = 0; c < n; c++) {
         names[c] = PQfname(res, (int)c);
-        switch (PQftype(res, (int)c)) {
-        case OID_BOOL: r->kind[c] = SL_BOOL; break;
-        case OID_INT2: case OID_INT4: case OID_INT8: case OID_OID: case OID_FLOAT4: case OID_FLOAT8:
-        case OID_NUMERIC: r->kind[c] = SL_NUMBER; break;
-        default: r->kind[c] = SL_STRING; break;
-        }
+        r->kind[c] = pg_kind(PQftype(res, (int)c));
     }
     int rc = make_schema(r, n, names);
     free(names);
@@ -288,10 +294,72 @@ static void row_done(dbr *r, sl_batch *b)
     b->info[row] = (sl_rowinfo){r->nrec, 0, r->nrec, (uint32_t)r->in_idx, 0, NULL};
 }
 
+/* The current row of a SQLite statement into cells[0..ncols): text and
+   numbers copied into arena.  Returns 0, -1 out of memory, or -2 when a
+   value is longer than maxlen (*col says which). */
+static int sq_row(sqlite3_stmt *st, uint32_t ncols, const uint8_t *isbool, sl_cell *cells, sl_arena *arena,
+                  uint64_t maxlen, uint32_t *col)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (uint32_t c = 0; c < ncols; c++) {
+        int t = sqlite3_column_type(st, (int)c);
+        sl_cell *d = &cells[c];
+        char num[40];
+        const char *src = NULL;
+        size_t n = 0;
+        uint8_t kind = SL_STRING;
+        if (t == SQLITE_NULL) {
+            *d = (sl_cell){NULL, 0, SL_NULL, {0}};
+            continue;
+        } else if (t == SQLITE_INTEGER && isbool[c]) {
+            int v = sqlite3_column_int64(st, (int)c) != 0;
+            *d = (sl_cell){v ? "true" : "false", v ? 4u : 5u, SL_BOOL, {0}};
+            continue;
+        } else if (t == SQLITE_INTEGER) {
+            n = (size_t)snprintf(num, sizeof num, "%lld", (long long)sqlite3_column_int64(st, (int)c));
+            src = num;
+            kind = SL_NUMBER;
+        } else if (t == SQLITE_FLOAT) {
+            n = (size_t)fmt_double(sqlite3_column_double(st, (int)c), num, sizeof num);
+            src = num;
+            kind = sl_json_is_number(num, n) ? SL_NUMBER : SL_STRING;
+        } else if (t == SQLITE_BLOB) {
+            const unsigned char *p = sqlite3_column_blob(st, (int)c);
+            size_t len = (size_t)sqlite3_column_bytes(st, (int)c);
+            if (2 * len + 2 > maxlen) {
+                *col = c;
+                return -2;
+            }
+            char *x = sl_arena_alloc(arena, 2 * len + 3);
+            if (!x)
+                return -1;
+            x[0] = '\\';
+            x[1] = 'x';
+            for (size_t i = 0; i < len; i++) {
+                x[2 + 2 * i] = hex[p[i] >> 4];
+                x[3 + 2 * i] = hex[p[i] & 15];
+            }
+            *d = (sl_cell){x, (uint32_t)(2 * len + 2), SL_STRING, {0}};
+            continue;
+        } else {
+            src = (const char *)sqlite3_column_text(st, (int)c);
+            n = (size_t)sqlite3_column_bytes(st, (int)c);
+        }
+        if (n > maxlen) {
+            *col = c;
+            return -2;
+        }
+        char *x = n ? sl_arena_strndup(arena, src, n) : NULL;
+        if (n && !x)
+            return -1;
+        *d = (sl_cell){x, (uint32_t)n, kind, {0}};
+    }
+    return 0;
+}
+
 /* rows into b: >0 rows, 0 at the end of the input, or an error */
 static int fill_sqlite(dbr *r, sl_batch *b)
 {
-    static const char hex[] = "0123456789abcdef";
     while (b->nrows < b->cap_rows && !r->sq_end) {
         int rc = sqlite3_step(r->st);
         if (rc == SQLITE_DONE) {
@@ -303,61 +371,43 @@ static int fill_sqlite(dbr *r, sl_batch *b)
             sl_error_at(&r->run->err, NULL, 0, 0, r->nrec + 1);
             return SL_E_INPUT;
         }
-        sl_cell *cells = b->cells + (size_t)b->nrows * b->stride;
-        for (uint32_t c = 0; c < r->ncols; c++) {
-            int t = sqlite3_column_type(r->st, (int)c);
-            sl_cell *d = &cells[c];
-            char num[40];
-            const char *src = NULL;
-            size_t n = 0;
-            uint8_t kind = SL_STRING;
-            if (t == SQLITE_NULL) {
-                *d = (sl_cell){NULL, 0, SL_NULL, {0}};
-                continue;
-            } else if (t == SQLITE_INTEGER && r->isbool[c]) {
-                int v = sqlite3_column_int64(r->st, (int)c) != 0;
-                *d = (sl_cell){v ? "true" : "false", v ? 4u : 5u, SL_BOOL, {0}};
-                continue;
-            } else if (t == SQLITE_INTEGER) {
-                n = (size_t)snprintf(num, sizeof num, "%lld", (long long)sqlite3_column_int64(r->st, (int)c));
-                src = num;
-                kind = SL_NUMBER;
-            } else if (t == SQLITE_FLOAT) {
-                n = (size_t)fmt_double(sqlite3_column_double(r->st, (int)c), num, sizeof num);
-                src = num;
-                kind = sl_json_is_number(num, n) ? SL_NUMBER : SL_STRING;
-            } else if (t == SQLITE_BLOB) {
-                const unsigned char *p = sqlite3_column_blob(r->st, (int)c);
-                size_t len = (size_t)sqlite3_column_bytes(r->st, (int)c);
-                char *x = sl_arena_alloc(&b->arena, 2 * len + 3);
-                if (!x)
-                    return sl_fail(&r->run->err, SL_E_NOMEM, r->stage, "out of memory");
-                x[0] = '\\';
-                x[1] = 'x';
-                for (size_t i = 0; i < len; i++) {
-                    x[2 + 2 * i] = hex[p[i] >> 4];
-                    x[3 + 2 * i] = hex[p[i] & 15];
-                }
-                *d = (sl_cell){x, (uint32_t)(2 * len + 2), SL_STRING, {0}};
-                continue;
-            } else {
-                src = (const char *)sqlite3_column_text(r->st, (int)c);
-                n = (size_t)sqlite3_column_bytes(r->st, (int)c);
-            }
-            if (n > r->run->opt.max_field_bytes) {
-                fail_in(r, SL_E_DATA, "%s: a value of column '%s' is longer than --max-field-bytes", r->schema->names[c]);
-                sl_error_at(&r->run->err, NULL, 0, 0, r->nrec + 1);
-                return SL_E_DATA;
-            }
-            char *x = n ? sl_arena_strndup(&b->arena, src, n) : NULL;
-            if (n && !x)
-                return sl_fail(&r->run->err, SL_E_NOMEM, r->stage, "out of memory");
-            *d = (sl_cell){x, (uint32_t)n, kind, {0}};
+        uint32_t col = 0;
+        rc = sq_row(r->st, r->ncols, r->isbool, b->cells + (size_t)b->nrows * b->stride, &b->arena,
+                    r->run->opt.max_field_bytes, &col);
+        if (rc == -1)
+            return sl_fail(&r->run->err, SL_E_NOMEM, r->stage, "out of memory");
+        if (rc == -2) {
+            fail_in(r, SL_E_DATA, "%s: a value of column '%s' is longer than --max-field-bytes", r->schema->names[col]);
+            sl_error_at(&r->run->err, NULL, 0, 0, r->nrec + 1);
+            return SL_E_DATA;
         }
         row_done(r, b);
     }
     return (int)b->nrows;
 }
+
+/* Row i of a PostgreSQL result into cells, pointing into the result. */
+static void pg_row(const PGresult *res, int i, uint32_t ncols, const uint8_t *kinds, sl_cell *cells)
+{
+    for (uint32_t c = 0; c < ncols; c++) {
+        if (PQgetisnull(res, i, (int)c)) {
+            cells[c] = (sl_cell){NULL, 0, SL_NULL, {0}};
+            continue;
+        }
+        const char *v = PQgetvalue(res, i, (int)c);
+        uint32_t n = (uint32_t)PQgetlength(res, i, (int)c);
+        uint8_t kind = kinds[c];
+        if (kind == SL_BOOL) {
+            int t = v[0] == 't';
+            cells[c] = (sl_cell){t ? "true" : "false", t ? 4u : 5u, SL_BOOL, {0}};
+            continue;
+        }
+        if (kind == SL_NUMBER && !sl_json_is_number(v, n))
+            kind = SL_STRING; /* NaN, Infinity */
+        cells[c] = (sl_cell){n ? v : NULL, n, kind, {0}};
+    }
+}
+
 
 static int fill_pg(dbr *r, sl_batch *b)
 {
@@ -379,24 +429,7 @@ static int fill_pg(dbr *r, sl_batch *b)
     if (nt < (int)b->cap_rows)
         r->pg_end = 1;
     for (int i = 0; i < nt; i++) {
-        sl_cell *cells = b->cells + (size_t)b->nrows * b->stride;
-        for (uint32_t c = 0; c < r->ncols; c++) {
-            if (PQgetisnull(r->res, i, (int)c)) {
-                cells[c] = (sl_cell){NULL, 0, SL_NULL, {0}};
-                continue;
-            }
-            const char *v = PQgetvalue(r->res, i, (int)c);
-            uint32_t n = (uint32_t)PQgetlength(r->res, i, (int)c);
-            uint8_t kind = r->kind[c];
-            if (kind == SL_BOOL) {
-                int t = v[0] == 't';
-                cells[c] = (sl_cell){t ? "true" : "false", t ? 4u : 5u, SL_BOOL, {0}};
-                continue;
-            }
-            if (kind == SL_NUMBER && !sl_json_is_number(v, n))
-                kind = SL_STRING; /* NaN, Infinity */
-            cells[c] = (sl_cell){n ? v : NULL, n, kind, {0}};
-        }
+        pg_row(r->res, i, r->ncols, r->kind, b->cells + (size_t)b->nrows * b->stride);
         row_done(r, b);
     }
     return (int)b->nrows;
@@ -452,3 +485,205 @@ const sl_stage_type sl_db_reader_type = {
     .next = dbr_next,
     .close = dbr_close,
 };
+
+/* ---- per-key lookups (join --lookup per-key) ---- */
+
+struct sl_db_lookup {
+    sl_dburl url;
+    const char *stage;
+    sl_schema *schema;
+    uint32_t ncols;
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    uint8_t *isbool;
+    sl_arena arena;       /* the values of the rows of one key (SQLite) */
+    PGconn *pg;
+    uint8_t *kind;
+    sl_cell *cells;
+    uint64_t queries;
+};
+
+sl_db_lookup *sl_db_lookup_open(const char *name, const char *column, const char *stage, sl_error *err)
+{
+    sl_db_lookup *lk = calloc(1, sizeof *lk);
+    if (!lk) {
+        sl_fail(err, SL_E_NOMEM, stage, "out of memory");
+        return NULL;
+    }
+    lk->stage = stage;
+    sl_arena_init(&lk->arena, 16 * 1024, 0);
+    char *sql = NULL, *qc = NULL, *src = NULL;
+    const char **names = NULL;
+    char m[512];
+    int ok = 0;
+    if (sl_dburl_parse(name, &lk->url, stage, err) < 0)
+        goto out;
+    /* the rows of the table or query whose column equals the key: an index
+       on the column makes each lookup one probe */
+    qc = sl_db_quote_ident(column, strlen(column));
+    src = lk->url.query ? strdup(lk->url.query) : sl_db_quote_ident(lk->url.table, strlen(lk->url.table));
+    sql = qc && src ? malloc(strlen(qc) + strlen(src) + 96) : NULL;
+    if (!sql) {
+        sl_fail(err, SL_E_NOMEM, stage, "out of memory");
+        goto out;
+    }
+    if (lk->url.query)
+        sprintf(sql, "SELECT * FROM (%s) AS sluice_lookup WHERE %s = %s", src, qc,
+                lk->url.kind == SL_DB_SQLITE ? "?1" : "$1");
+    else
+        sprintf(sql, "SELECT * FROM %s WHERE %s = %s", src, qc, lk->url.kind == SL_DB_SQLITE ? "?1" : "$1");
+    if (lk->url.kind == SL_DB_SQLITE) {
+        if (sqlite3_open_v2(lk->url.target, &lk->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(lk->db, sql, -1, &lk->st, NULL) != SQLITE_OK) {
+            sl_fail(err, SL_E_INPUT, stage, "%s: %s", lk->url.shown, lk->db ? sqlite3_errmsg(lk->db) : "out of memory");
+            goto out;
+        }
+        lk->ncols = (uint32_t)sqlite3_column_count(lk->st);
+        names = calloc(lk->ncols + 1, sizeof *names);
+        lk->isbool = calloc(lk->ncols + 1, 1);
+        if (!names || !lk->isbool) {
+            sl_fail(err, SL_E_NOMEM, stage, "out of memory");
+            goto out;
+        }
+        for (uint32_t c = 0; c < lk->ncols; c++) {
+            names[c] = sqlite3_column_name(lk->st, (int)c);
+            const char *decl = sqlite3_column_decltype(lk->st, (int)c);
+            lk->isbool[c] = decl && (strcasecmp(decl, "BOOLEAN") == 0 || strcasecmp(decl, "BOOL") == 0);
+        }
+    } else {
+        lk->pg = PQconnectdb(lk->url.target);
+        if (!lk->pg || PQstatus(lk->pg) != CONNECTION_OK) {
+            sl_fail(err, SL_E_INPUT, stage, "%s: cannot connect: %s", lk->url.shown,
+                    pg_msg(lk->pg ? PQerrorMessage(lk->pg) : NULL, m, sizeof m));
+            goto out;
+        }
+        PQsetClientEncoding(lk->pg, "UTF8");
+        PQsetNoticeProcessor(lk->pg, quiet_notice, NULL);
+        PGresult *res = PQprepare(lk->pg, "sluice_lookup", sql, 1, NULL);
+        int good = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        res = good ? PQdescribePrepared(lk->pg, "sluice_lookup") : NULL;
+        if (!good || PQresultStatus(res) != PGRES_COMMAND_OK) {
+            PQclear(res);
+            sl_fail(err, SL_E_INPUT, stage, "%s: %s", lk->url.shown, pg_msg(PQerrorMessage(lk->pg), m, sizeof m));
+            goto out;
+        }
+        lk->ncols = (uint32_t)PQnfields(res);
+        names = calloc(lk->ncols + 1, sizeof *names);
+        lk->kind = calloc(lk->ncols + 1, 1);
+        char **copies = calloc(lk->ncols + 1, sizeof *copies);
+        if (!names || !lk->kind || !copies) {
+            free(copies);
+            PQclear(res);
+            sl_fail(err, SL_E_NOMEM, stage, "out of memory");
+            goto out;
+        }
+        for (uint32_t c = 0; c < lk->ncols; c++) {
+            names[c] = copies[c] = sl_arena_strndup(&lk->arena, PQfname(res, (int)c), strlen(PQfname(res, (int)c)));
+            lk->kind[c] = pg_kind(PQftype(res, (int)c));
+        }
+        free(copies);
+        PQclear(res);
+    }
+    for (uint32_t i = 0; i < lk->ncols; i++)
+        for (uint32_t j = 0; j < i; j++)
+            if (names[i] && names[j] && strcmp(names[i], names[j]) == 0) {
+                sl_fail(err, SL_E_USAGE, stage, "%s: two columns are named '%s' (name them apart with AS)", lk->url.shown,
+                        names[i]);
+                goto out;
+            }
+    lk->schema = sl_schema_new(lk->ncols, names, NULL);
+    lk->cells = calloc(lk->ncols + 1, sizeof *lk->cells);
+    if (!lk->schema || !lk->cells) {
+        sl_fail(err, SL_E_NOMEM, stage, "out of memory");
+        goto out;
+    }
+    ok = 1;
+out:
+    free(names);
+    free(sql);
+    free(qc);
+    free(src);
+    sl_arena_reset(&lk->arena);
+    if (!ok) {
+        sl_db_lookup_close(lk);
+        return NULL;
+    }
+    return lk;
+}
+
+sl_schema *sl_db_lookup_schema(const sl_db_lookup *lk) { return lk->schema; }
+uint64_t sl_db_lookup_queries(const sl_db_lookup *lk) { return lk->queries; }
+
+int sl_db_lookup_fetch(sl_db_lookup *lk, const char *key, size_t len, sl_db_row_fn fn, void *ctx, uint64_t maxlen,
+                       sl_error *err)
+{
+    char m[512];
+    int rc = SL_OK;
+    lk->queries++;
+    sl_arena_reset(&lk->arena);
+    if (lk->st) {
+        sqlite3_reset(lk->st);
+        sqlite3_bind_text(lk->st, 1, len ? key : "", (int)len, SQLITE_STATIC);
+        for (;;) {
+            int s = sqlite3_step(lk->st);
+            if (s == SQLITE_DONE)
+                break;
+            if (s != SQLITE_ROW)
+                return sl_fail(err, SL_E_INPUT, lk->stage, "%s: %s", lk->url.shown, sqlite3_errmsg(lk->db));
+            uint32_t col = 0;
+            int r = sq_row(lk->st, lk->ncols, lk->isbool, lk->cells, &lk->arena, maxlen, &col);
+            if (r == -1)
+                return sl_fail(err, SL_E_NOMEM, lk->stage, "out of memory");
+            if (r == -2)
+                return sl_fail(err, SL_E_DATA, lk->stage, "%s: a value of column '%s' is longer than --max-field-bytes",
+                               lk->url.shown, lk->schema->names[col]);
+            if ((rc = fn(ctx, lk->cells, lk->ncols)) < 0)
+                break;
+        }
+        sqlite3_reset(lk->st);
+        return rc;
+    }
+    /* the key as a C string: PostgreSQL text cannot hold NUL anyway */
+    char *k = malloc(len + 1);
+    if (!k)
+        return sl_fail(err, SL_E_NOMEM, lk->stage, "out of memory");
+    memcpy(k, key, len);
+    k[len] = 0;
+    const char *p[1] = {k};
+    PGresult *res = PQexecPrepared(lk->pg, "sluice_lookup", 1, p, NULL, NULL, 0);
+    free(k);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = sl_fail(err, SL_E_INPUT, lk->stage, "%s: looking up '%.*s': %s", lk->url.shown, (int)(len < 64 ? len : 64), key,
+                     pg_msg(PQresultErrorMessage(res), m, sizeof m));
+        PQclear(res);
+        return rc;
+    }
+    int nt = PQntuples(res);
+    for (int i = 0; i < nt && rc >= 0; i++) {
+        pg_row(res, i, lk->ncols, lk->kind, lk->cells);
+        rc = fn(ctx, lk->cells, lk->ncols);
+    }
+    PQclear(res);
+    return rc;
+}
+
+void sl_db_lookup_close(sl_db_lookup *lk)
+{
+    if (!lk)
+        return;
+    if (lk->st)
+        sqlite3_finalize(lk->st);
+    if (lk->db)
+        sqlite3_close(lk->db);
+    if (lk->pg)
+        PQfinish(lk->pg);
+    if (lk->schema)
+        sl_schema_unref(lk->schema);
+    free(lk->isbool);
+    free(lk->kind);
+    free(lk->cells);
+    sl_arena_fini(&lk->arena);
+    sl_dburl_free(&lk->url);
+    free(lk);
+}

@@ -77,6 +77,27 @@ bool sl_db_has_batch_stage(const struct sl_run *run);
 /* "name" with inner double quotes doubled, into a malloc'd string. */
 char *sl_db_quote_ident(const char *name, size_t len);
 
+/* ---- per-key lookups (join --lookup per-key), in formats/db_reader.c
+   beside the reader whose value conversion they share ---- */
+
+typedef struct sl_db_lookup sl_db_lookup;
+/* called for each row found: cells[0..ncells) valid during the call */
+typedef int (*sl_db_row_fn)(void *ctx, const sl_cell *cells, uint32_t ncells);
+
+/* Open name (a table or query) for lookups by one column: prepares
+   SELECT * FROM <table or (query)> WHERE "column" = $1 once.  NULL after
+   recording an error. */
+sl_db_lookup *sl_db_lookup_open(const char *name, const char *column, const char *stage, sl_error *err);
+/* The result's columns (the lookup owns the reference). */
+sl_schema *sl_db_lookup_schema(const sl_db_lookup *lk);
+uint64_t sl_db_lookup_queries(const sl_db_lookup *lk);
+/* Run the query for one key (compared with the database's own equality,
+   after the database converts the key to the column's type); fn is called
+   per row.  Returns SL_OK or an error (fn's, or the database's). */
+int sl_db_lookup_fetch(sl_db_lookup *lk, const char *key, size_t len, sl_db_row_fn fn, void *ctx, uint64_t maxlen,
+                       sl_error *err);
+void sl_db_lookup_close(sl_db_lookup *lk);
+
 /* The table name of the progress records of PostgreSQL loads. */
 #define SL_DB_PROGRESS_TABLE "sluice_load_progress"
 

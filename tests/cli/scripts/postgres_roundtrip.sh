@@ -110,6 +110,14 @@ got=$("$S" 'join '"$DB"'&table=users on user_id=uid' orders.csv)
 [ "$got" = "$(printf 'order,user_id,name,tier\n10,1,Ann,pro\n11,2,Bob,free\n13,4,,x')" ] && ok "join from a table" || bad "join: $got"
 got=$("$S" 'join '"$DB"'&query=SELECT+uid,upper(name)+AS+name+FROM+users+WHERE+tier%3D%27pro%27 on user_id=uid --left' orders.csv)
 [ "$got" = "$(printf 'order,user_id,name\n10,1,ANN\n11,2,\n12,3,\n13,4,')" ] && ok "join --left from a query" || bad "join query: $got"
+got=$("$S" 'join '"$DB"'&table=users on user_id=uid --lookup per-key --left' orders.csv)
+[ "$got" = "$(printf 'order,user_id,name,tier\n10,1,Ann,pro\n11,2,Bob,free\n12,3,,\n13,4,,x')" ] && ok "join --lookup per-key --left" || bad "per-key: $got"
+q "create table big (uid bigint primary key, name text); insert into big select i, 'user' || i from generate_series(1, 500) i"
+{ echo id,user_id; seq 1 20000 | awk '{print $1 "," ($1 * 7919) % 700}'; } > clicks.csv
+"$S" 'join '"$DB"'&table=big on user_id=uid' clicks.csv > load.csv 2> err.txt
+"$S" 'join '"$DB"'&query=SELECT+*+FROM+big on user_id=uid --lookup per-key --cache 50' clicks.csv > perkey.csv 2>> err.txt
+[ "$(wc -l < load.csv)" -gt 10000 ] && cmp -s load.csv perkey.csv && [ ! -s err.txt ] && ok "per-key from a query gives what loading gives" \
+  || bad "per-key differs: $(diff load.csv perkey.csv | head -3) $(cat err.txt)"
 expect_rc 66 "a missing table as input" "$S" cat "$DB&table=nope"
 grep -q 'relation "nope" does not exist' err.txt && ok "missing table named" || bad "missing: $(cat err.txt)"
 

@@ -101,6 +101,17 @@ want='order,user_id,name
 12,3,
 13,4,'
 [ "$got" = "$want" ] && ok "join --left from a query (+ and %XX decoded)" || bad "join query: $got"
+# --lookup per-key: the same records as loading the table, in bounded memory
+sqlite3 big.db "create table u (uid integer primary key, name text); with recursive n(i) as (select 1 union all select i + 1 from n where i < 500) insert into u select i, 'user' || i from n"
+{ echo id,user_id; seq 1 20000 | awk '{print $1 "," ($1 * 7919) % 700}'; } > clicks.csv
+"$S" 'join sqlite:big.db?table=u on user_id=uid --left' clicks.csv > load.csv 2> err.txt
+"$S" 'join sqlite:big.db?table=u on user_id=uid --left --lookup per-key' clicks.csv > perkey.csv 2>> err.txt
+"$S" 'join sqlite:big.db?table=u on user_id=uid --left --lookup per-key --cache 10' clicks.csv > perkey10.csv 2>> err.txt
+[ "$(wc -l < load.csv)" = 20001 ] && cmp -s load.csv perkey.csv && cmp -s load.csv perkey10.csv && [ ! -s err.txt ] \
+  && ok "--lookup per-key (with and without a small --cache) gives what loading gives" || bad "per-key differs: $(diff load.csv perkey.csv | head -3) $(cat err.txt)"
+got=$(printf 'user_id\n01\n7\n' | "$S" 'join sqlite:big.db?table=u on user_id=uid --lookup per-key')
+[ "$got" = "$(printf 'user_id,name\n01,user1\n7,user7')" ] && ok "per-key compares as the database does (01 finds 1)" || bad "per-key 01: $got"
+expect_rc 64 "per-key on a file" "$S" 'join orders.csv on user_id --lookup per-key' orders.csv
 expect_rc 0 "cat a query to CSV" "$S" cat 'sqlite:ref.db?query=SELECT uid, name FROM users ORDER BY uid DESC LIMIT 2' -o q.csv
 [ "$(cat q.csv)" = "$(printf 'uid,name\n4,\n2,Bob')" ] && ok "query as input" || bad "query input: $(cat q.csv)"
 expect_rc 66 "a missing table as input" "$S" cat 'sqlite:ref.db?table=nope'
