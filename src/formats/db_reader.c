@@ -571,18 +571,22 @@ sl_db_lookup *sl_db_lookup_open(const char *name, const char *column, const char
         lk->ncols = (uint32_t)PQnfields(res);
         names = calloc(lk->ncols + 1, sizeof *names);
         lk->kind = calloc(lk->ncols + 1, 1);
-        char **copies = calloc(lk->ncols + 1, sizeof *copies);
-        if (!names || !lk->kind || !copies) {
-            free(copies);
+        if (!names || !lk->kind) {
             PQclear(res);
             sl_fail(err, SL_E_NOMEM, stage, "out of memory");
             goto out;
         }
+        /* the names outlive the description: copied into the arena, which
+           is reset only after the schema has copied them again */
         for (uint32_t c = 0; c < lk->ncols; c++) {
-            names[c] = copies[c] = sl_arena_strndup(&lk->arena, PQfname(res, (int)c), strlen(PQfname(res, (int)c)));
+            const char *fn = PQfname(res, (int)c);
+            if (!(names[c] = sl_arena_strndup(&lk->arena, fn, strlen(fn)))) {
+                PQclear(res);
+                sl_fail(err, SL_E_NOMEM, stage, "out of memory");
+                goto out;
+            }
             lk->kind[c] = pg_kind(PQftype(res, (int)c));
         }
-        free(copies);
         PQclear(res);
     }
     for (uint32_t i = 0; i < lk->ncols; i++)

@@ -11,8 +11,9 @@
  * SL_DB_DEFAULT_TXN_ROWS records, or per arriving batch when the input is a
  * pipe or terminal).  The batch's rows are formatted in COPY text format
  * into a buffer as they arrive (tab between values, \N for null, backslash,
- * tab, newline and CR escaped), and at the end of the batch one transaction
- * sends them:
+ * tab, newline and CR escaped), and one transaction sends them, opened with
+ * the batch's first rows (which the server stores while the next ones are
+ * read) and committed at its end:
  *
  *   BEGIN; [CREATE TABLE ...;] COPY "t" (cols) FROM STDIN; <the buffer>;
  *   INSERT INTO sluice_load_progress (load_id, batch, rows, target) ...;
@@ -72,6 +73,9 @@ typedef struct pgw {
     uint32_t ncols;
     char *buf;           /* the batch's COPY text */
     size_t len, cap;
+    int streaming;       /* the batch's COPY is open: rows go to the server
+                            as they come, while the next ones are read */
+    size_t sent;         /* bytes of buf the open COPY has had */
     pgrow *rows;
     size_t nrows, rcap;
     uint64_t committed;
@@ -209,10 +213,8 @@ static size_t error_line(const PGresult *r)
     return l ? (size_t)strtoull(l + 7, NULL, 10) : 0;
 }
 
-static int try_txn(pgw *s, char *msg, size_t cap, size_t *badline)
-{
-    char ss[6] = "";
-    *badline = 0;
+/* The three phases of a batch's transaction.  Each returns TXN_OK or what
+   went wrong (after rolling back when the connection is still there). */
 #define LOST_OR(kind)                                                                                                  \
     do {                                                                                                               \
         first_line(s->conn ? PQerrorMessage(s->conn) : "no connection", msg, cap);                                     \
@@ -221,6 +223,11 @@ static int try_txn(pgw *s, char *msg, size_t cap, size_t *badline)
         run_cmd(s, "ROLLBACK", 0, NULL, NULL);                                                                         \
         return kind;                                                                                                   \
     } while (0)
+
+/* BEGIN, the table's DDL in the first transaction, COPY ... FROM STDIN */
+static int txn_begin(pgw *s, char *msg, size_t cap)
+{
+    char ss[6] = "";
     if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
         snprintf(msg, cap, "no connection");
         return TXN_LOST;
@@ -236,32 +243,42 @@ static int try_txn(pgw *s, char *msg, size_t cap, size_t *badline)
     PQclear(r);
     if (st != PGRES_COPY_IN)
         LOST_OR(TXN_FAIL);
-    /* the text in pieces of at most 1 MiB */
-    for (size_t off = 0; off < s->len;) {
-        size_t n = s->len - off < (1u << 20) ? s->len - off : (1u << 20);
-        if (PQputCopyData(s->conn, s->buf + off, (int)n) != 1) {
-            ss[0] = 0; /* a failure of libpq, not of the server */
+    s->sent = 0;
+    return TXN_OK;
+}
+
+/* the buffer from s->sent on, in pieces of at most 1 MiB */
+static int txn_send(pgw *s, char *msg, size_t cap)
+{
+    char ss[6] = ""; /* a failure here is libpq's, not the server's */
+    while (s->sent < s->len) {
+        size_t n = s->len - s->sent < (1u << 20) ? s->len - s->sent : (1u << 20);
+        if (PQputCopyData(s->conn, s->buf + s->sent, (int)n) != 1)
             LOST_OR(TXN_FAIL);
-        }
-        off += n;
+        s->sent += n;
     }
-    if (PQputCopyEnd(s->conn, NULL) != 1) {
-        ss[0] = 0;
+    return TXN_OK;
+}
+
+/* end the COPY, record the batch in the progress table, COMMIT */
+static int txn_end(pgw *s, char *msg, size_t cap, size_t *badline)
+{
+    char ss[6] = "";
+    *badline = 0;
+    if (PQputCopyEnd(s->conn, NULL) != 1)
         LOST_OR(TXN_FAIL);
-    }
-    int bad = 0, res_st = PGRES_COMMAND_OK;
+    int bad = 0;
+    PGresult *r;
     while ((r = PQgetResult(s->conn))) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK && !bad) {
             bad = 1;
-            res_st = (int)PQresultStatus(r);
-            e = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            const char *e = PQresultErrorField(r, PG_DIAG_SQLSTATE);
             snprintf(ss, sizeof ss, "%s", e ? e : "");
             *badline = error_line(r);
             first_line(PQresultErrorMessage(r), msg, cap);
         }
         PQclear(r);
     }
-    (void)res_st;
     if (bad) {
         if (lost(s, ss))
             return TXN_LOST;
@@ -279,7 +296,33 @@ static int try_txn(pgw *s, char *msg, size_t cap, size_t *badline)
     if (run_cmd(s, "COMMIT", 0, NULL, ss) != PGRES_COMMAND_OK)
         LOST_OR(TXN_FAIL);
     return TXN_OK;
+}
 #undef LOST_OR
+
+/* the whole batch again, from its buffered text */
+static int try_txn(pgw *s, char *msg, size_t cap, size_t *badline)
+{
+    *badline = 0;
+    int t = txn_begin(s, msg, cap);
+    if (t == TXN_OK)
+        t = txn_send(s, msg, cap);
+    return t == TXN_OK ? txn_end(s, msg, cap, badline) : t;
+}
+
+/* Abandon a COPY in progress (its batch will be sent again whole). */
+static void stream_abort(pgw *s)
+{
+    if (!s->streaming)
+        return;
+    s->streaming = 0;
+    if (!s->conn || PQstatus(s->conn) != CONNECTION_OK)
+        return;
+    if (PQputCopyEnd(s->conn, "abandoned: the batch is sent again") == 1) {
+        PGresult *r;
+        while ((r = PQgetResult(s->conn)))
+            PQclear(r);
+    }
+    run_cmd(s, "ROLLBACK", 0, NULL, NULL);
 }
 
 /* After a lost connection: did batch txns+1 commit?  1 yes, 0 no, -1 the
@@ -346,10 +389,20 @@ static int commit_txn(sl_writer *w)
 {
     pgw *s = w->state;
     uint64_t outage = 0; /* when this batch first lost the connection */
+    int streamed = s->streaming;
+    s->streaming = 0;
     while (s->nrows > 0) {
         char msg[512];
         size_t line = 0;
-        int t = try_txn(s, msg, sizeof msg, &line);
+        int t;
+        if (streamed) { /* most of it is there already: send the rest, end */
+            streamed = 0;
+            t = txn_send(s, msg, sizeof msg);
+            if (t == TXN_OK)
+                t = txn_end(s, msg, sizeof msg, &line);
+        } else {
+            t = try_txn(s, msg, sizeof msg, &line);
+        }
         if (t == TXN_LOST) {
             if (!outage)
                 outage = now_ns();
@@ -500,6 +553,16 @@ static int pg_write(sl_writer *w, const sl_batch *b)
     w->records += live;
     if (!s->by_batch && s->nrows >= SL_DB_DEFAULT_TXN_ROWS)
         return commit_txn(w);
+    /* Send what is formatted now, so that the server stores these rows while
+       sluice reads the next ones.  Any trouble here is left to commit_txn,
+       which sends the whole batch again. */
+    char msg[512];
+    if (!s->streaming && s->conn && PQstatus(s->conn) == CONNECTION_OK) {
+        if (txn_begin(s, msg, sizeof msg) == TXN_OK)
+            s->streaming = 1;
+    }
+    if (s->streaming && s->len - s->sent >= (64u << 10) && txn_send(s, msg, sizeof msg) != TXN_OK)
+        stream_abort(s);
     return SL_OK;
 }
 

@@ -13,7 +13,8 @@
  * SL_DB_DEFAULT_TXN_ROWS records (and one per arriving batch when the input
  * is a pipe or terminal, so that streamed records are visible at once).
  * The rows are inserted with one prepared INSERT, each value bound with the
- * type it has (an integer, a double, 0/1 for a boolean, text, null), so
+ * type it has (an integer, a double, text, null; a boolean as 1/0 into a
+ * column declared numeric or BOOLEAN, as true/false text elsewhere), so
  * SQLite's column affinity applies as usual.
  *
  * A row that SQLite refuses (a constraint, a value too big) is a bad
@@ -42,6 +43,9 @@ typedef struct sqw {
     sqlite3_stmt *ins;
     uint64_t schema_id;     /* schema the INSERT was prepared for */
     uint32_t ncols;
+    uint8_t *numeric;       /* per field: its column is declared with a
+                               numeric type (booleans go in as 1/0 there,
+                               as true/false text elsewhere) */
     char *qtable;           /* "table", quoted */
     int exists;             /* the table exists (or was created) */
     int first_done;         /* the first transaction (DDL of replace) is done */
@@ -205,10 +209,27 @@ static int prepare(sl_writer *w, const sl_schema *sc)
         return sq_fail(w, SL_E_OUTPUT, "cannot prepare the INSERT (do the table's columns match the records' fields?)");
     s->schema_id = sc->id;
     s->ncols = sc->ncols;
+    /* the declared type of each field's column */
+    free(s->numeric);
+    s->numeric = calloc(sc->ncols + 1, 1);
+    sqlite3_stmt *ti;
+    if (!s->numeric)
+        return sl_fail(&w->run->err, SL_E_NOMEM, STAGE, "out of memory");
+    if (sqlite3_prepare_v2(s->db, "SELECT name, upper(type) FROM pragma_table_info(?1)", -1, &ti, NULL) != SQLITE_OK)
+        return sq_fail(w, SL_E_OUTPUT, "cannot read the table's columns");
+    sqlite3_bind_text(ti, 1, s->url.table, -1, SQLITE_STATIC);
+    while (sqlite3_step(ti) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(ti, 0), *type = (const char *)sqlite3_column_text(ti, 1);
+        int c = name ? sl_schema_find(sc, name, strlen(name)) : -1;
+        if (c >= 0 && type)
+            s->numeric[c] = strstr(type, "INT") || strstr(type, "BOOL") || strstr(type, "REAL") ||
+                            strstr(type, "NUM") || strstr(type, "DOUB") || strstr(type, "FLOA") || strstr(type, "DEC");
+    }
+    sqlite3_finalize(ti);
     return SL_OK;
 }
 
-static int bind_cell(sqlite3_stmt *st, int i, const sl_cell *c)
+static int bind_cell(sqlite3_stmt *st, int i, const sl_cell *c, int numeric)
 {
     switch (sl_db_cell_type(c)) {
     case SL_DBT_NONE:
@@ -225,7 +246,9 @@ static int bind_cell(sqlite3_stmt *st, int i, const sl_cell *c)
         return sqlite3_bind_text(st, i, c->p, (int)c->len, SQLITE_STATIC); /* a 64-digit number stays text */
     }
     case SL_DBT_BOOLEAN:
-        return sqlite3_bind_int(st, i, c->p[0] == 't');
+        if (numeric)
+            return sqlite3_bind_int(st, i, c->p[0] == 't');
+        return sqlite3_bind_text(st, i, c->p, (int)c->len, SQLITE_STATIC);
     default:
         return sqlite3_bind_text(st, i, c->len ? c->p : "", (int)c->len, SQLITE_STATIC);
     }
@@ -248,7 +271,7 @@ static int sq_write(sl_writer *w, const sl_batch *b)
     for (uint32_t i = 0; i < live; i++) {
         uint32_t row = sl_batch_row(b, i);
         for (uint32_t c = 0; c < s->ncols; c++)
-            bind_cell(s->ins, (int)c + 1, sl_batch_cell(b, row, c));
+            bind_cell(s->ins, (int)c + 1, sl_batch_cell(b, row, c), s->numeric[c]);
         int src = sqlite3_step(s->ins);
         sqlite3_reset(s->ins);
         if (src == SQLITE_DONE) {
@@ -316,6 +339,7 @@ static void sq_destroy(sl_writer *w)
     sqlite3_finalize(s->ins);
     if (s->db)
         sqlite3_close(s->db);
+    free(s->numeric);
     free(s->qtable);
     sl_dburl_free(&s->url);
     free(s);

@@ -158,6 +158,23 @@ rc=$?
 conns=$(grep -c 'application_name=sluice_restart' "$PGD/log")
 [ "$conns" -ge 3 ] && ok "it reconnected after each restart ($conns connections)" || bad "only $conns connections: the restarts missed the load"
 
+# ---- its connection killed again and again, at any moment of a batch
+# (before, during, after COPY, in the middle of COMMIT) ----
+q "create table k (id bigint, v bigint)"
+slow | "$S" 'batch 50 | write '"$DB"'&table=k&application_name=sluice_kill' --retry-for 30s > out.txt 2> err.txt &
+pid=$!
+kills=0
+while kill -0 $pid 2> /dev/null; do
+  n=$(q "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = 'sluice_kill'" 2> /dev/null)
+  kills=$((kills + ${n:-0}))
+  sleep 0.07
+done
+wait $pid
+rc=$?
+[ "$rc" = 0 ] && [ ! -s err.txt ] && [ "$kills" -ge 5 ] && ok "the load survived $kills killed connections" || bad "kills: exit $rc, $kills kills: $(cat err.txt)"
+[ "$(q "select count(*), count(distinct id), sum(v) from k")" = "$N|$N|$((3 * N * (N + 1) / 2))" ] \
+  && ok "and holds exactly the input rows" || bad "after kills: $(q "select count(*), count(distinct id) from k")"
+
 # ---- an outage longer than --retry-for ----
 q "create table o (id bigint, v bigint)"
 slow | "$S" 'batch 100 | write '"$DB"'&table=o' --retry-for 1s > out.txt 2> err.txt &

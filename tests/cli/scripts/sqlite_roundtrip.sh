@@ -43,6 +43,13 @@ want='{"id":1,"data":"\\x00ff10","flag":true,"r":0.1}
 {"id":2,"data":null,"flag":false,"r":1e+300}'
 [ "$got" = "$want" ] && ok "blob as \\x hex, BOOLEAN as true/false, reals shortest" || bad "blob/bool/real: $got"
 
+# booleans into a TEXT column stay words; into a BOOLEAN column, 1/0
+printf 'w,flag\nx,true\ny,false\n' > words.csv
+sqlite3 w.db "create table t (w text, flag text); create table u (w text, flag boolean)"
+"$S" cat words.csv -o 'sqlite:w.db?table=t' && "$S" cat words.csv -o 'sqlite:w.db?table=u'
+[ "$(sqlite3 w.db "select group_concat(flag) from t") $(sqlite3 w.db "select group_concat(flag) from u")" = "true,false 1,0" ] \
+  && ok "booleans follow the column's declared type" || bad "booleans: $(sqlite3 w.db "select group_concat(flag) from t")"
+
 # ---- 0 rows ----
 printf 'id,name\n' > empty.csv
 expect_rc 0 "0 rows into a new table" "$S" cat empty.csv -o 'sqlite:e.db?table=t'
