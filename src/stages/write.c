@@ -25,6 +25,11 @@
  *                      reading and exits 0 (like head) has chosen to: the
  *                      rest of its batch is dropped without error.
  *
+ *   write DBNAME       into a table of SQLite or PostgreSQL (sqlite:out.db?
+ *                      table=t, postgres://u@h/db?table=t: io/db.h): one
+ *                      connection for the run, one transaction per batch
+ *                      (the database writers say how).
+ *
  * The format and compression come from --to and --compress when given,
  * else from PATH as for -o (csv, tsv, ndjson, lines, parquet; .gz, .zst);
  * --exec writes CSV with a header unless --to says otherwise.  Every file
@@ -476,6 +481,8 @@ const sl_stage_type sl_write_stage_type = {
             "  write --exec \"CMD\"          each batch to the standard input of a new\n"
             "                              sh -c CMD, with $SLUICE_BATCH set; a command\n"
             "                              that fails fails the run (exit 74)\n"
+            "  write sqlite:out.db?table=t  into a database table (also postgres://...):\n"
+            "                              a transaction per batch (docs/databases.md)\n"
             "Batches come from a `batch N` stage just before write; without one the\n"
             "whole input is one batch.  Format and compression come from --to and\n"
             "--compress, else from the name (--exec: CSV with a header).  Write a\n"
