@@ -234,8 +234,13 @@ static int bind_cell(sqlite3_stmt *st, int i, const sl_cell *c, int numeric)
     switch (sl_db_cell_type(c)) {
     case SL_DBT_NONE:
         return sqlite3_bind_null(st, i);
-    case SL_DBT_INTEGER:
-        return sqlite3_bind_int64(st, i, strtoll(c->p, NULL, 10));
+    case SL_DBT_INTEGER: {
+        /* cells are not NUL-terminated: the digits (at most 20) are copied */
+        char buf[24];
+        memcpy(buf, c->p, c->len);
+        buf[c->len] = 0;
+        return sqlite3_bind_int64(st, i, strtoll(buf, NULL, 10));
+    }
     case SL_DBT_REAL: {
         char buf[64];
         if (c->len < sizeof buf) {
