@@ -59,6 +59,15 @@ expect_rc 0 "read the table back" "$S" cat "$DB&table=sales" -o back.csv
 cmp -s in.csv back.csv && ok "CSV -> PostgreSQL -> CSV is byte-identical" || bad "round trip: $(diff in.csv back.csv | head -6)"
 [ "$(q "select count(*) from sluice_load_progress")" = 0 ] && ok "a successful load leaves no progress rows" || bad "progress rows left"
 
+# memcheck over a write, a read and a per-key join (not with a sanitizer
+# build, which has its own checks)
+if ! nm "$SLUICE" 2> /dev/null | grep -q __asan_init && command -v valgrind > /dev/null; then
+  vg() { valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite "$@"; }
+  expect_rc 0 "valgrind: write in batches" vg "$S" 'batch 2 | write '"$DB"'&table=vg' in.csv
+  expect_rc 0 "valgrind: read back" vg "$S" cat "$DB&table=vg" --to ndjson
+  expect_rc 0 "valgrind: per-key join" vg "$S" 'join '"$DB"'&table=vg on id --lookup per-key --left' in.csv
+fi
+
 # ---- NDJSON types ----
 cat > in.ndjson << 'EOF'
 {"k":1,"x":2.5,"b":true,"s":"007","n":null}
