@@ -283,7 +283,8 @@ static int join_create(sl_stage *st, const char *args, sl_error *err)
     s->fmt = sl_format_for_path(s->path);
     if (!s->fmt)
         return sl_fail(err, SL_E_USAGE, STAGE, "cannot tell the format of the lookup file '%s' from its name (expected .csv, "
-                       ".tsv, .ndjson or .jsonl, optionally with .gz or .zst)", s->path);
+                       ".tsv, .ndjson or .jsonl, optionally with .gz or .zst, or a database table such as "
+                       "sqlite:ref.db?table=t)", s->path);
     if (!s->fmt->reader)
         return sl_fail(err, SL_E_USAGE, STAGE, "cannot read %s files: the lookup file '%s' must be CSV, TSV, NDJSON or "
                        "lines", s->fmt->name, s->path);
