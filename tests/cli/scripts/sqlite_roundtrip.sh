@@ -80,6 +80,13 @@ expect_rc 0 "25000 rows with -o (a transaction per 10000)" "$S" cat many.csv -o 
 [ "$(sqlite3 m2.db "select count(*), sum(v) from t")" = "25000|625025000" ] && grep -q '"rows_committed":25000' stats.json \
   && ok "-o DBNAME, --stats rows_committed" || bad "-o sqlite: $(sqlite3 m2.db "select count(*) from t"), $(cat stats.json)"
 
+# an input error after some transactions: the committed rows stay and are told
+{ echo id,v; seq 1 15000 | awk '{print $1 "," $1}'; echo '15001,"x'; } > badtail.csv
+expect_rc 65 "a CSV error after 15000 rows" "$S" cat badtail.csv -o 'sqlite:bt.db?table=t'
+n=$(sed -n 's/^sluice: \([0-9]*\) rows were committed to the database output before the error.*/\1/p' err.txt)
+[ -n "$n" ] && [ "$n" -ge 10000 ] && [ "$n" -lt 15000 ] && [ "$(sqlite3 bt.db "select count(*) from t")" = "$n" ] \
+  && ok "the report names the $n rows committed, which the table holds" || bad "committed report: $(cat err.txt)"
+
 # ---- modes ----
 expect_rc 0 "mode=append (default) adds" "$S" cat in.csv -o 'sqlite:t.db?table=sales'
 [ "$(sqlite3 t.db "select count(*) from sales")" = 14 ] && ok "append" || bad "append: $(sqlite3 t.db "select count(*) from sales")"
