@@ -29,7 +29,7 @@ enum opt_id {
     O_HEADER_CHANGE, O_ON_ERROR, O_MAX_ERRORS, O_BATCH_ROWS, O_MAX_FIELD, O_MAX_RECORD, O_MAX_FIELDS, O_MAX_DEPTH,
     O_CSV_PARSER, O_JSON_PARSER, O_MEMORY, O_TEMP_DIR, O_QUIET, O_HELP, O_VERSION, O_MAN, O_VAR, O_CHECK, O_STATS,
     O_PROGRESS, O_LOG_FORMAT, O_PQ_COMPRESSION, O_ROW_GROUP_SIZE, O_SCHEMA, O_SHARD, O_PARTIAL, O_SORTED,
-    O_THEN
+    O_THEN, O_RETRY_FOR
 };
 
 typedef struct opt_def {
@@ -83,6 +83,9 @@ static const opt_def options[] = {
     {O_SCHEMA, 0, "schema", "SPEC", "Parquet column types, e.g. 'id:int64, price:double, ts:timestamp, note:string' "
      "(boolean, int64, double, string, timestamp, date); other columns are inferred from the first row group.",
      "Parquet"},
+    {O_RETRY_FOR, 0, "retry-for", "DURATION", "How long a database output keeps reconnecting after its connection "
+     "drops (PostgreSQL), or waits for a locked SQLite file, before the run fails with exit 74 (default 60s; e.g. 500ms, "
+     "2m).", "Databases"},
     {O_SHARD, 0, "shard", "I/N", "Read only share I (0 to N-1) of the inputs: whole files, balanced by size, when there "
      "are several; a line-aligned byte range of one plain file. The N shards together read every record once "
      "(docs/sharding.md).", "Sharding"},
@@ -132,7 +135,7 @@ static const struct {
     {128, "+N: stopped by signal N (130 for SIGINT, 143 for SIGTERM); partial output is removed"},
 };
 
-static const char *const sections[] = {"Input and output", "CSV and TSV", "NDJSON", "Parquet", "Bad records", "Sharding",
+static const char *const sections[] = {"Input and output", "CSV and TSV", "NDJSON", "Parquet", "Databases", "Bad records", "Sharding",
                                        "Limits", "Parsers", "General", NULL};
 
 static void usage_line(FILE *f)
@@ -468,6 +471,11 @@ static int apply(sl_options *o, const opt_def *d, const char *v, cli *c)
         o->memory_limit = n;
         break;
     case O_TEMP_DIR: o->temp_dir = v; break;
+    case O_RETRY_FOR:
+        if (sl_parse_duration(v, strlen(v), &n) < 0)
+            return usage_error("--retry-for expects a duration such as 60s, 500ms or 2m, not '%s'", v);
+        o->retry_for_ns = n;
+        break;
     case O_PQ_COMPRESSION:
         if (strcmp(v, "zstd") != 0 && strcmp(v, "gzip") != 0 && strcmp(v, "none") != 0)
             return usage_error("--parquet-compression expects zstd, gzip or none, not '%s'", v);
@@ -782,11 +790,18 @@ static void write_stats(const cli *c, sl_run *run, int status, double wall)
        wall, cpu, (unsigned long long)ru.ru_maxrss * 1024ull, (unsigned long long)run->mem_peak);
     jf(&j, ",\"records_in\":%llu,\"records_out\":%llu,\"bad_records\":%llu", (unsigned long long)rin,
        (unsigned long long)run->records_out, (unsigned long long)run->bad_records);
+    if (run->rows_committed >= 0)
+        jf(&j, ",\"rows_committed\":%lld", (long long)run->rows_committed);
+    else
+        jf(&j, ",\"rows_committed\":null");
     jf(&j, ",\"inputs\":[");
     for (size_t i = 0; i < run->ninputs; i++) {
         const sl_input *in = &run->inputs[i];
         jf(&j, "%s{\"name\":", i ? "," : "");
-        jstr(&j, strcmp(in->name, "-") == 0 ? "(stdin)" : in->name);
+        char shown[4096]; /* a database name without its password */
+        snprintf(shown, sizeof shown, "%s", strcmp(in->name, "-") == 0 ? "(stdin)" : in->name);
+        sl_redact_secrets(shown);
+        jstr(&j, shown);
         jf(&j, ",\"size_bytes\":");
         if (in->size >= 0)
             jf(&j, "%lld", (long long)in->size);
@@ -796,7 +811,10 @@ static void write_stats(const cli *c, sl_run *run, int status, double wall)
            (unsigned long long)in->bytes, (unsigned long long)in->records);
     }
     jf(&j, "],\"output\":{\"name\":");
-    jstr(&j, run->opt.output && strcmp(run->opt.output, "-") != 0 ? run->opt.output : "(stdout)");
+    char oshown[4096];
+    snprintf(oshown, sizeof oshown, "%s", run->opt.output && strcmp(run->opt.output, "-") != 0 ? run->opt.output : "(stdout)");
+    sl_redact_secrets(oshown);
+    jstr(&j, oshown);
     jf(&j, ",\"bytes\":%llu,\"records\":%llu},\"stages\":[", (unsigned long long)run->bytes_out,
        (unsigned long long)run->records_out);
     for (int i = 0; i < run->nstages; i++) {
@@ -1003,6 +1021,12 @@ int main(int argc, char **argv)
         char msg[4096];
         sl_error_format(&run.err, msg, sizeof msg);
         log_message(&c, "error", &run.err, msg, status);
+        if (run.rows_committed >= 0 && !strstr(run.err.msg, "committed")) {
+            /* a database output keeps the batches committed before the error */
+            snprintf(msg, sizeof msg, "sluice: %lld rows were committed to the database output before the error; the "
+                     "batch in progress was rolled back", (long long)run.rows_committed);
+            log_message(&c, "info", NULL, msg, status);
+        }
     } else if (run.bad_records) {
         status = SL_EXIT_PARTIAL;
         if (!c.quiet) {

@@ -3,7 +3,8 @@
 # missing ones).  Needs root or sudo.  Safe to run again.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libcsv-dev libjansson-dev zlib1g-dev libzstd-dev libcmocka-dev zstd gzip time bsdutils valgrind
-      jq sqlite3 python3 python3-jinja2 slurmctld slurmd slurm-client munge)
+      jq sqlite3 python3 python3-jinja2 slurmctld slurmd slurm-client munge
+      libsqlite3-dev libpq-dev postgresql util-linux)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

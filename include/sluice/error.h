@@ -65,6 +65,12 @@ void sl_error_at(sl_error *e, const char *input, uint64_t line, uint64_t col, ui
 /* "sluice: STAGE: FILE:LINE:COL: message" (+ detail lines) into buf. */
 size_t sl_error_format(const sl_error *e, char *buf, size_t cap);
 
+/* Replace secrets in a text in place: the password of any URL
+   (scheme://user:PASSWORD@host) and the value of any password=... key
+   become "***".  sl_fail() and sl_error_at() apply it to what they record,
+   so no error shows a database password. */
+void sl_redact_secrets(char *s);
+
 int sl_exit_code(const sl_error *e);
 const char *sl_code_name(int code);
 

@@ -65,6 +65,9 @@ typedef struct sl_options {
                                   files, combined before the pipeline */
     const char *merge_sorted;  /* `sluice merge --sorted KEYS`: the inputs
                                   are sorted by KEYS, merged into one order */
+    uint64_t retry_for_ns;     /* --retry-for: how long a database output
+                                  keeps reconnecting (and SQLite waits for
+                                  a lock) before the run fails */
 } sl_options;
 
 void sl_options_defaults(sl_options *o);
@@ -101,6 +104,10 @@ struct sl_run {
        and the output after writing that sl_batch, and `write` ends the batch
        there (next file, next command). */
     uint64_t batch_ends;
+    /* rows committed to a database output (-o or write DBNAME) so far, the
+       count that stays whatever happens next; -1 when the output is no
+       database */
+    int64_t rows_committed;
     /* called after every batch written (progress display); may be NULL */
     void (*on_batch)(sl_run *run, void *ctx);
     void *on_batch_ctx;
@@ -149,5 +156,8 @@ const char *sl_run_temp_dir(const sl_run *run);
 
 /* Parse a size like "64M", "1.5G", "4096" (binary units). */
 int sl_parse_size(const char *s, uint64_t *out);
+/* Parse a duration of at least 1 ms: "2s", "500ms", "1.5m", "1h", "250us",
+   or seconds, from s[0..n). */
+int sl_parse_duration(const char *s, size_t n, uint64_t *ns);
 
 #endif

@@ -1,10 +1,45 @@
 /* error.c - recording and formatting the one error of a run. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sluice/error.h"
 
 void sl_error_clear(sl_error *e) { memset(e, 0, sizeof *e); }
+
+/* Database names may carry a password (postgres://u:PASSWORD@h, password=..):
+   every error is recorded without it.  The text only shrinks. */
+void sl_redact_secrets(char *s)
+{
+    if (!s)
+        return;
+    /* scheme://user:PASSWORD@host */
+    for (char *p = s; (p = strstr(p, "://"));) {
+        p += 3;
+        size_t auth = strcspn(p, "/?# \t\n'\"");
+        char *at = NULL;
+        for (size_t i = 0; i < auth; i++)
+            if (p[i] == '@')
+                at = p + i;
+        if (!at)
+            continue;
+        char *colon = memchr(p, ':', (size_t)(at - p));
+        if (!colon)
+            continue;
+        size_t n = (size_t)(at - colon - 1), k = n < 3 ? n : 3; /* never longer */
+        memmove(colon + 1 + k, at, strlen(at) + 1);
+        memcpy(colon + 1, "***", k);
+        p = colon + 1 + k;
+    }
+    /* password=VALUE (conninfo keywords and URI parameters) */
+    for (char *p = s; (p = strstr(p, "password="));) {
+        p += 9;
+        size_t n = strcspn(p, "& \t\n'\""), k = n < 3 ? n : 3;
+        memmove(p + k, p + n, strlen(p + n) + 1);
+        memcpy(p, "***", k);
+        p += k;
+    }
+}
 
 int sl_vfail(sl_error *e, int code, const char *stage, const char *fmt, va_list ap)
 {
@@ -13,6 +48,7 @@ int sl_vfail(sl_error *e, int code, const char *stage, const char *fmt, va_list 
     e->code = code;
     snprintf(e->stage, sizeof e->stage, "%s", stage ? stage : "");
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    sl_redact_secrets(e->msg);
     return code;
 }
 
@@ -29,8 +65,14 @@ void sl_error_at(sl_error *e, const char *input, uint64_t line, uint64_t col, ui
 {
     if (!e)
         return;
-    if (input && !e->input[0])
-        snprintf(e->input, sizeof e->input, "%s", input);
+    if (input && !e->input[0]) {
+        char full[4096]; /* redacted before it is cut to size */
+        snprintf(full, sizeof full, "%s", input);
+        sl_redact_secrets(full);
+        size_t n = strlen(full) < sizeof e->input - 1 ? strlen(full) : sizeof e->input - 1;
+        memcpy(e->input, full, n);
+        e->input[n] = 0;
+    }
     if (line && !e->line) {
         e->line = line;
         e->col = col;

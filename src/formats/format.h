@@ -37,12 +37,16 @@ typedef struct sl_writer_type {
     /* the format has a header: when no record reached the writer, the run
        hands it one empty batch of the chain's schema (when known) */
     bool header_without_records;
+    /* the writer writes to a target of its own (a database table) named by
+       sl_writer.target: no sink is opened, and sink is NULL */
+    bool own_target;
 } sl_writer_type;
 
 struct sl_writer {
     const sl_writer_type *type;
     sl_run *run;
     struct sl_sink *sink;
+    const char *target;  /* the output name (-o, or write's PATH) */
     void *state;
     uint64_t records;
 };
@@ -56,7 +60,8 @@ typedef struct sl_format {
 
 extern const sl_format *const sl_formats[];
 const sl_format *sl_format_find(const char *name);
-/* Format from a file name (ignoring .gz/.zst), or NULL. */
+/* Format from a file name (ignoring .gz/.zst), or NULL.  A database name
+   (sqlite:..., postgres://...: io/db.h) gives the "database" format. */
 const sl_format *sl_format_for_path(const char *path);
 
 extern const sl_stage_type sl_csv_reader_type;
@@ -72,6 +77,10 @@ extern const sl_writer_type sl_tsv_writer_type;
 extern const sl_writer_type sl_ndjson_writer_type;
 extern const sl_writer_type sl_lines_writer_type;
 extern const sl_writer_type sl_parquet_writer_type;
+extern const sl_stage_type sl_db_reader_type;
+extern const sl_writer_type sl_db_writer_type;   /* picks one of these two: */
+extern const sl_writer_type sl_sqlite_writer_type;
+extern const sl_writer_type sl_pg_writer_type;
 
 /* Writers append bytes to a formatting buffer and hand it to the sink when
    it passes SL_WBUF_FLUSH bytes. */

@@ -6,6 +6,7 @@
  * stages hold.  Output goes through a sink that publishes the file only when
  * the whole run succeeded.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -44,6 +45,7 @@ void sl_options_defaults(sl_options *o)
     o->max_errors = UINT64_MAX;
     o->max_errors_frac = -1;
     o->memory_limit = 256u << 20;
+    o->retry_for_ns = 60ull * 1000000000u;
 }
 
 static uint64_t now_ns(void)
@@ -104,6 +106,38 @@ int sl_parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
+int sl_parse_duration(const char *s, size_t n, uint64_t *ns)
+{
+    char buf[64];
+    if (n == 0 || n >= sizeof buf)
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    char *end;
+    errno = 0;
+    double v = strtod(buf, &end);
+    if (end == buf || errno || !(v > 0))
+        return -1;
+    double unit = 1e9;
+    if (strcmp(end, "ms") == 0)
+        unit = 1e6;
+    else if (strcmp(end, "us") == 0)
+        unit = 1e3;
+    else if (strcmp(end, "s") == 0 || *end == 0)
+        unit = 1e9;
+    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+        unit = 60e9;
+    else if (strcmp(end, "h") == 0)
+        unit = 3600e9;
+    else
+        return -1;
+    double t = v * unit;
+    if (t < 1e6 || t > 1e18)
+        return -1; /* under 1 ms, or absurd */
+    *ns = (uint64_t)t;
+    return 0;
+}
+
 int sl_run_mem_take(sl_run *run, uint64_t bytes)
 {
     if (run->mem_used + bytes > run->opt.memory_limit)
@@ -132,9 +166,10 @@ const char *sl_run_temp_dir(const sl_run *run)
 static int reject_write(sl_run *run, const sl_rowinfo *in, uint64_t line, uint64_t col, const char *stage, const char *msg)
 {
     run_priv *p = run->priv;
-    const char *name = in && in->input < run->ninputs ? run->inputs[in->input].name : "";
-    if (strcmp(name, "-") == 0)
-        name = "(stdin)";
+    char shown[4096]; /* a database name without its password */
+    snprintf(shown, sizeof shown, "%s", in && in->input < run->ninputs ? run->inputs[in->input].name : "");
+    sl_redact_secrets(shown);
+    const char *name = strcmp(shown, "-") == 0 ? "(stdin)" : shown;
     size_t rawlen = in && in->raw ? in->len : 0;
     size_t need = 6 * (strlen(name) + strlen(msg) + strlen(stage) + rawlen) + 256;
     if (need > p->reject_cap) {
@@ -298,6 +333,8 @@ static const sl_format *output_format(sl_run *run, const sl_format *in)
                 ".jsonl or .parquet, optionally with .gz or .zst; or give --to)", o);
         return NULL;
     }
+    if (in && in->writer && in->writer->own_target)
+        return sl_format_find("csv"); /* a table read to standard output */
     return in;
 }
 
@@ -414,6 +451,20 @@ static int build(sl_run *run)
         else
             return sl_fail(err, SL_E_USAGE, "options", "unknown compression '%s' (expected gzip, zstd or none)", run->opt.compress);
     }
+    if (outf->writer->own_target) {
+        /* a database table: the writer connects itself, no sink */
+        if (run->opt.compress || comp != SL_COMP_NONE)
+            return sl_fail(err, SL_E_USAGE, "options", "--compress does not apply to a database output");
+        if (run->opt.on_error == SL_ONERR_REJECT &&
+            !(p->reject = sl_sink_open(run->opt.reject_path, sl_comp_for_path(run->opt.reject_path), -1, err)))
+            return err->code;
+        p->writer.type = outf->writer;
+        p->writer.run = run;
+        p->writer.target = run->opt.output;
+        rc = p->writer.type->create(&p->writer);
+        p->writer_created = 1;
+        return rc;
+    }
     if (outf->writer->self_compressing) {
         /* Parquet compresses each page itself: the file must not be wrapped */
         if (comp != SL_COMP_NONE)
@@ -480,7 +531,7 @@ static int drive(sl_run *run)
             ends = run->batch_ends;
             if (w->type->flush && (rc = w->type->flush(w)) < 0)
                 return rc;
-            if ((rc = sl_sink_flush(p->sink, &run->err)) < 0)
+            if (p->sink && (rc = sl_sink_flush(p->sink, &run->err)) < 0)
                 return rc;
         }
     }
@@ -541,6 +592,7 @@ int sl_run_execute_cb(sl_run *run, const sl_options *opt, const char *const *inp
 {
     memset(run, 0, sizeof *run);
     run->opt = *opt;
+    run->rows_committed = -1;
     run->on_batch = on_batch;
     run->on_batch_ctx = ctx;
     run_priv *p = calloc(1, sizeof *p);

@@ -67,38 +67,6 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* "2s", "500ms", "1.5m", "1h", "250us", or seconds. */
-static int parse_duration(const char *s, size_t n, uint64_t *ns)
-{
-    char buf[64];
-    if (n == 0 || n >= sizeof buf)
-        return -1;
-    memcpy(buf, s, n);
-    buf[n] = 0;
-    char *end;
-    errno = 0;
-    double v = strtod(buf, &end);
-    if (end == buf || errno || !(v > 0))
-        return -1;
-    double unit = 1e9;
-    if (strcmp(end, "ms") == 0)
-        unit = 1e6;
-    else if (strcmp(end, "us") == 0)
-        unit = 1e3;
-    else if (strcmp(end, "s") == 0 || *end == 0)
-        unit = 1e9;
-    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-        unit = 60e9;
-    else if (strcmp(end, "h") == 0)
-        unit = 3600e9;
-    else
-        return -1;
-    double t = v * unit;
-    if (t < 1e6 || t > 1e18)
-        return -1; /* under 1 ms, or absurd */
-    *ns = (uint64_t)t;
-    return 0;
-}
 
 static int batch_create(sl_stage *st, const char *args, sl_error *err)
 {
@@ -139,7 +107,7 @@ static int batch_create(sl_stage *st, const char *args, sl_error *err)
             if (is_bytes) {
                 if (sl_parse_size(val, &s->bytes) < 0 || s->bytes == 0)
                     return sl_fail(err, SL_E_USAGE, STAGE, "--bytes expects a size such as 64K or 4M, not '%s'", val);
-            } else if (parse_duration(v, (size_t)(ve - v), &s->every_ns) < 0) {
+            } else if (sl_parse_duration(v, (size_t)(ve - v), &s->every_ns) < 0) {
                 return sl_fail(err, SL_E_USAGE, STAGE,
                                "--every expects a duration of at least 1ms such as 2s, 500ms or 1m, not '%s'", val);
             }

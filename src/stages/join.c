@@ -34,6 +34,18 @@
  * records' fields (NDJSON records may differ); a lookup record without one
  * of them gives absent (NDJSON) or null there.
  *
+ * A database as the lookup side.  FILE may name a table or query
+ * (sqlite:ref.db?table=t, postgres://.../db?query=SELECT...: io/db.h), read
+ * whole into the same table as a file.  With --lookup per-key it is not
+ * read: each distinct key of the stream is looked up with one prepared
+ * query (SELECT * ... WHERE OTHER = key, so an index on OTHER makes it one
+ * probe) the first time it is seen, and the rows found (or the fact that
+ * there are none) are kept in the same hash table, a cache of at most
+ * --cache N keys (default 100000), emptied between input batches when it
+ * is full.  In that mode keys match with the database's equality, after it
+ * converts the key text to OTHER's type (so 7 and 07 both find an integer
+ * 7); a key the type cannot take is an error.
+ *
  * Output rows point at the input batch's cells and at the lookup copies:
  * nothing is copied per record, and an output batch never mixes two input
  * batches, so it ends with the input batch that fed it.
@@ -45,12 +57,13 @@
 #include <sys/stat.h>
 
 #include "formats/format.h"
+#include "io/db.h"
 #include "sluice/run.h"
 #include "stages/args.h"
 #include "stages/record.h"
 
 #define STAGE "join"
-#define USAGE "join FILE on KEY[=OTHER] [--left|--anti]"
+#define USAGE "join FILE on KEY[=OTHER] [--left|--anti] [--lookup per-key [--cache N]]"
 
 enum { J_INNER = 0, J_LEFT, J_ANTI };
 
@@ -116,6 +129,17 @@ typedef struct join_state {
     uint32_t mcap;
     sl_batch out;
     int out_init;
+    /* --lookup per-key */
+    int per_key;
+    uint64_t cache_keys;
+    sl_db_lookup *lk;
+    uint32_t lk_idx, miss_idx;  /* schema indexes of found rows / of misses */
+    sl_schema *miss_schema;     /* one column, OTHER: "no row has this key" */
+    sl_batch one;               /* one found row, for lookup_add */
+    sl_batch miss;              /* one miss record */
+    int one_init;
+    const sl_cell *fetch_key;   /* the key being fetched */
+    uint64_t fetch_rows;
 } join_state;
 
 /* ---- arguments ---- */
@@ -179,8 +203,30 @@ static int arg_options(const char **pp, join_state *s, sl_error *err)
             mode = J_ANTI;
         else if (n == 7 && strncmp(p, "--inner", 7) == 0)
             mode = J_INNER;
-        else
-            return sl_fail(err, SL_E_USAGE, STAGE, "unknown option '%.*s' (expected --left, --anti or --inner)", (int)n, p);
+        else if ((n == 8 && strncmp(p, "--lookup", 8) == 0) || (n == 7 && strncmp(p, "--cache", 7) == 0)) {
+            int lookup = n == 8;
+            const char *v = p + n;
+            while (*v == ' ' || *v == '\t')
+                v++;
+            size_t vn = strcspn(v, " \t\r\n");
+            uint64_t num = 0;
+            char buf[32];
+            snprintf(buf, sizeof buf, "%.*s", (int)(vn < 31 ? vn : 31), v);
+            if (lookup && vn == 7 && strncmp(v, "per-key", 7) == 0)
+                s->per_key = 1;
+            else if (lookup && vn == 4 && strncmp(v, "load", 4) == 0)
+                s->per_key = 0;
+            else if (lookup)
+                return sl_fail(err, SL_E_USAGE, STAGE, "--lookup expects per-key or load, not '%.*s'", (int)vn, v);
+            else if (vn == 0 || vn > 20 || sl_parse_count(buf, &num) < 0 || num < 1)
+                return sl_fail(err, SL_E_USAGE, STAGE, "--cache expects a number of keys (at least 1), not '%.*s'", (int)vn, v);
+            else
+                s->cache_keys = num;
+            p = skip_ws(v + vn);
+            continue;
+        } else
+            return sl_fail(err, SL_E_USAGE, STAGE, "unknown option '%.*s' (expected --left, --anti, --inner, --lookup or "
+                           "--cache)", (int)n, p);
         if (mode != s->mode && s->mode != J_INNER)
             return sl_fail(err, SL_E_USAGE, STAGE, "--left and --anti exclude each other");
         s->mode = mode;
@@ -227,10 +273,18 @@ static int join_create(sl_stage *st, const char *args, sl_error *err)
         return sl_fail(err, SL_E_USAGE, STAGE, "unexpected '%s' (expected %s)", p, USAGE);
     if (strcmp(s->path, "-") == 0)
         return sl_fail(err, SL_E_USAGE, STAGE, "the lookup file cannot be standard input (the main input may be); name a file");
+    if (s->per_key && !sl_db_is_name(s->path))
+        return sl_fail(err, SL_E_USAGE, STAGE, "--lookup per-key needs a database table or query (sqlite:... or "
+                       "postgres://...), not the file '%s'", s->path);
+    if (s->cache_keys && !s->per_key)
+        return sl_fail(err, SL_E_USAGE, STAGE, "--cache applies to --lookup per-key only");
+    if (!s->cache_keys)
+        s->cache_keys = 100000;
     s->fmt = sl_format_for_path(s->path);
     if (!s->fmt)
         return sl_fail(err, SL_E_USAGE, STAGE, "cannot tell the format of the lookup file '%s' from its name (expected .csv, "
-                       ".tsv, .ndjson or .jsonl, optionally with .gz or .zst)", s->path);
+                       ".tsv, .ndjson or .jsonl, optionally with .gz or .zst, or a database table such as "
+                       "sqlite:ref.db?table=t)", s->path);
     if (!s->fmt->reader)
         return sl_fail(err, SL_E_USAGE, STAGE, "cannot read %s files: the lookup file '%s' must be CSV, TSV, NDJSON or "
                        "lines", s->fmt->name, s->path);
@@ -365,10 +419,14 @@ static lslot *table_find(const join_state *s, const char *p, uint32_t len, uint6
     return &s->tab[j]; /* the empty slot where it would go */
 }
 
-static int lookup_add(sl_stage *st, join_state *s, const sl_batch *b, uint32_t row, uint32_t sidx)
+/* Keep row `row` of b (schema index sidx) under its key, or, when keyover
+   is given (per-key lookups), under that text, which then replaces the
+   row's own OTHER value (the database may spell it differently: 7 for 07;
+   OTHER is not in the output). */
+static int lookup_add(sl_stage *st, join_state *s, const sl_batch *b, uint32_t row, uint32_t sidx, const sl_cell *keyover)
 {
     int kc = s->lkey[sidx];
-    const sl_cell *key = kc < 0 ? NULL : sl_batch_cell(b, row, (uint32_t)kc);
+    const sl_cell *key = kc < 0 ? NULL : keyover ? keyover : sl_batch_cell(b, row, (uint32_t)kc);
     if (!key || key->kind == SL_NULL || key->kind == SL_ABSENT) {
         s->nkeyless++;
         return SL_OK;
@@ -377,6 +435,8 @@ static int lookup_add(sl_stage *st, join_state *s, const sl_batch *b, uint32_t r
     size_t bytes = sizeof(lrec) + (size_t)nc * sizeof(sl_cell);
     for (uint32_t c = 0; c < nc; c++)
         bytes += sl_batch_cell(b, row, c)->len;
+    if (keyover)
+        bytes += keyover->len;
     if ((s->nslots + 1) * 10 > s->tcap * 7) {
         int rc = table_grow(st, s);
         if (rc == SL_E_NOMEM && st->run->err.code == SL_OK)
@@ -401,6 +461,11 @@ static int lookup_add(sl_stage *st, join_state *s, const sl_batch *b, uint32_t r
         } else {
             r->cells[c].p = NULL;
         }
+    }
+    if (keyover) {
+        r->cells[kc] = *keyover;
+        r->cells[kc].p = keyover->len ? memcpy(d, keyover->p, keyover->len) : NULL;
+        key = &r->cells[kc];
     }
     uint64_t h = sl_hash_bytes(key->p, key->len), prefix = key_prefix(key->p, key->len);
     lslot *slot = table_find(s, key->p, key->len, h, prefix);
@@ -456,7 +521,7 @@ static int lookup_load(sl_stage *st, join_state *s)
             break;
         uint32_t live = sl_batch_live(b);
         for (uint32_t i = 0; i < live && rc == SL_OK; i++)
-            rc = lookup_add(st, s, b, sl_batch_row(b, i), sidx);
+            rc = lookup_add(st, s, b, sl_batch_row(b, i), sidx, NULL);
     }
     if (rd.type->close)
         rd.type->close(&rd);
@@ -482,6 +547,40 @@ static int lookup_load(sl_stage *st, join_state *s)
             return SL_E_USAGE;
         }
     }
+    return lookup_maps(st, s);
+}
+
+/* --lookup per-key: prepare the query, learn its columns; nothing is read */
+static int per_key_open(sl_stage *st, join_state *s)
+{
+    sl_error *err = &st->run->err;
+    if (st->run->opt.check_only)
+        return SL_OK;
+    s->lk = sl_db_lookup_open(s->path, s->other, STAGE, err);
+    if (!s->lk)
+        return err->code;
+    sl_schema *sc = sl_db_lookup_schema(s->lk);
+    const char *kn = s->other;
+    s->miss_schema = sl_schema_new(1, &kn, &s->other_len);
+    if (!s->miss_schema)
+        return sl_fail(err, SL_E_NOMEM, STAGE, "out of memory");
+    int rc = lookup_schema(st, s, sc, &s->lk_idx);
+    if (rc == SL_OK)
+        rc = lookup_schema(st, s, s->miss_schema, &s->miss_idx);
+    if (rc < 0)
+        return rc;
+    if (s->miss_idx == s->lk_idx)
+        return sl_fail(err, SL_E_USAGE, STAGE, "the lookup '%s' has only the key column '%s': it adds no field", s->path,
+                       s->other);
+    if (sl_batch_init(&s->one, 1, sc->ncols ? sc->ncols : 1, 0) < 0 || sl_batch_init(&s->miss, 1, 1, 0) < 0)
+        return sl_fail(err, SL_E_NOMEM, STAGE, "out of memory");
+    s->one_init = 1;
+    if (sl_batch_reset(&s->one, sc, sc->ncols ? sc->ncols : 1) < 0 || sl_batch_reset(&s->miss, s->miss_schema, 1) < 0)
+        return sl_fail(err, SL_E_NOMEM, STAGE, "out of memory");
+    memset(s->one.info, 0, sizeof *s->one.info);
+    memset(s->miss.info, 0, sizeof *s->miss.info);
+    if ((rc = table_grow(st, s)) < 0)
+        return rc == SL_E_NOMEM && err->code == SL_OK ? fail_budget(st, s, NULL, 0) : rc;
     return lookup_maps(st, s);
 }
 
@@ -555,6 +654,61 @@ static int plan(sl_stage *st, join_state *s, const sl_schema *in)
     return rc < 0 ? sl_fail(err, rc, STAGE, "out of memory") : SL_OK;
 }
 
+/* a row found for the key being fetched */
+static int fetched_row(void *ctx, const sl_cell *cells, uint32_t ncells)
+{
+    sl_stage *st = ctx;
+    join_state *s = st->state;
+    memcpy(s->one.cells, cells, ncells * sizeof *cells);
+    s->one.nrows = 1;
+    s->fetch_rows++;
+    return lookup_add(st, s, &s->one, 0, s->lk_idx, s->fetch_key);
+}
+
+/* --lookup per-key: each key not in the cache is fetched from the database
+   (its rows, or a miss record that says it has none) before it is probed */
+static int match_per_key(sl_stage *st, join_state *s, const sl_batch *b)
+{
+    uint32_t live = sl_batch_live(b);
+    if (s->nslots >= s->cache_keys) {
+        /* the cache is full: start again (the previous output batches,
+           which pointed into it, are gone by now) */
+        sl_budget_arena_reset(&s->store);
+        memset(s->tab, 0, s->tcap * sizeof *s->tab);
+        s->nslots = 0;
+        s->nrecs = 0;
+    }
+    for (uint32_t i = 0; i < live; i++) {
+        const sl_cell *k = sl_batch_cell(b, sl_batch_row(b, i), (uint32_t)s->mkey);
+        s->m[i] = NULL;
+        if (k->kind == SL_NULL || k->kind == SL_ABSENT)
+            continue;
+        uint64_t h = sl_hash_bytes(k->p, k->len), prefix = key_prefix(k->p, k->len);
+        lslot *slot = table_find(s, k->p, k->len, h, prefix);
+        if (!slot->first) {
+            s->fetch_key = k;
+            s->fetch_rows = 0;
+            int rc = sl_db_lookup_fetch(s->lk, k->p, k->len, fetched_row, st, st->run->opt.max_field_bytes, &st->run->err);
+            if (rc == SL_OK && s->fetch_rows == 0) {
+             s->miss.cells[0] = *k;
+                s->miss.nrows = 1;
+                rc = lookup_add(st, s, &s->miss, 0, s->miss_idx, k);
+            }
+            if (rc < 0) {
+                const sl_rowinfo *in = b->info ? &b->info[sl_batch_row(b, i)] : NULL;
+                const char *name = in && in->input < st->run->ninputs ? st->run->inputs[in->input].name : NULL;
+                if (in)
+                    sl_error_at(&st->run->err, name, in->line, 0, in->record);
+                return rc;
+            }
+            slot = table_find(s, k->p, k->len, h, prefix);
+        }
+        if (slot->first && slot->first->schema != s->miss_idx)
+            s->m[i] = slot->first;
+    }
+    return SL_OK;
+}
+
 /* The first lookup record matching each live row of b, into s->m[].  The
    table and the records are far apart in memory: hashing every row first
    and prefetching its slot, then probing and prefetching the record, lets
@@ -576,6 +730,8 @@ static int match_batch(sl_stage *st, join_state *s, const sl_batch *b)
         memset(s->m, 0, live * sizeof *s->m);
         return SL_OK;
     }
+    if (s->per_key)
+        return match_per_key(st, s, b);
     for (uint32_t i = 0; i < live; i++) {
         const sl_cell *k = sl_batch_cell(b, sl_batch_row(b, i), (uint32_t)s->mkey);
         if (k->kind == SL_NULL || k->kind == SL_ABSENT) {
@@ -695,7 +851,7 @@ static int join_open(sl_stage *st)
     if (sl_batch_init(&s->out, st->run->opt.batch_rows, 16, 0) < 0)
         return sl_fail(&st->run->err, SL_E_NOMEM, STAGE, "out of memory");
     s->out_init = 1;
-    return lookup_load(st, s);
+    return s->per_key ? per_key_open(st, s) : lookup_load(st, s);
 }
 
 static void join_close(sl_stage *st)
@@ -718,6 +874,13 @@ static void join_close(sl_stage *st)
     free(s->unames);
     free(s->ulens);
     sl_schema_table_fini(&s->ls);
+    if (s->one_init) {
+        sl_batch_fini(&s->one);
+        sl_batch_fini(&s->miss);
+    }
+    if (s->miss_schema)
+        sl_schema_unref(s->miss_schema);
+    sl_db_lookup_close(s->lk);
     if (s->out_schema)
         sl_schema_unref(s->out_schema);
     if (s->out_init)
@@ -731,7 +894,7 @@ static void join_close(sl_stage *st)
 
 const sl_stage_type sl_join_stage_type = {
     .name = "join",
-    .usage = "join FILE on KEY[=OTHER]",
+    .usage = "join FILE|DBNAME on KEY[=OTHER]",
     .summary = "add the fields of FILE's records whose OTHER equals KEY",
     .help = "Reads the lookup FILE (any format, by its name; gzip or zstd too) into\n"
             "memory, then streams the input: each record is joined with every record\n"
@@ -745,7 +908,12 @@ const sl_stage_type sl_join_stage_type = {
             "  --left     records without a match are kept, FILE's fields null\n"
             "  --anti     only the records without a match, unchanged\n"
             "FILE must fit in --memory-limit; it always has a header and its format's\n"
-            "delimiter, whatever --from, --delim and --no-header say of the input.\n",
+            "delimiter, whatever --from, --delim and --no-header say of the input.\n"
+            "FILE may be a database table or query: sqlite:ref.db?table=users,\n"
+            "postgres://user@host/db?query=SELECT+id,name+FROM+users (docs/databases.md).\n"
+            "  --lookup per-key  do not load it: query each new key (an index on OTHER\n"
+            "                    makes it one probe), keeping at most --cache N keys\n"
+            "                    (default 100000); keys compare as the database does\n",
     .create = join_create,
     .open = join_open,
     .next = join_next,

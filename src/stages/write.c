@@ -25,6 +25,11 @@
  *                      reading and exits 0 (like head) has chosen to: the
  *                      rest of its batch is dropped without error.
  *
+ *   write DBNAME       into a table of SQLite or PostgreSQL (sqlite:out.db?
+ *                      table=t, postgres://u@h/db?table=t: io/db.h): one
+ *                      connection for the run, one transaction per batch
+ *                      (the database writers say how).
+ *
  * The format and compression come from --to and --compress when given,
  * else from PATH as for -o (csv, tsv, ndjson, lines, parquet; .gz, .zst);
  * --exec writes CSV with a header unless --to says otherwise.  Every file
@@ -180,6 +185,15 @@ static int write_open(sl_stage *st)
     if (!f || !f->writer)
         return sl_fail(err, SL_E_INTERNAL, STAGE, "no writer for the output format");
     s->wt = f->writer;
+    if (s->wt->own_target) {
+        /* a database table: one connection for the run, a transaction per
+           batch (see the database writers) */
+        if (!s->path || s->per_batch)
+            return sl_fail(err, SL_E_USAGE, STAGE, "a database table is written with write DBNAME, without {batch} or --exec");
+        if (run->opt.compress)
+            return sl_fail(err, SL_E_USAGE, STAGE, "--compress does not apply to a database output");
+        return SL_OK;
+    }
     s->comp = s->path ? sl_comp_for_path(s->path) : SL_COMP_NONE;
     if (run->opt.compress) {
         const char *c = run->opt.compress;
@@ -283,6 +297,8 @@ static int start_batch(sl_stage *st, write_state *s)
         char name[64];
         snprintf(name, sizeof name, "command of batch %llu", (unsigned long long)s->nbatch);
         s->sink = sl_sink_open_fd(fd, name, s->comp, run->opt.level, &run->err);
+    } else if (s->wt->own_target) {
+        s->cur_name = NULL; /* no sink: the writer connects to the database */
     } else {
         free(s->cur_name);
         s->cur_name = s->per_batch ? batch_path(s->path, s->nbatch) : strdup(s->path);
@@ -290,12 +306,13 @@ static int start_batch(sl_stage *st, write_state *s)
             return sl_fail(&run->err, SL_E_NOMEM, STAGE, "out of memory");
         s->sink = sl_sink_open(s->cur_name, s->comp, run->opt.level, &run->err);
     }
-    if (!s->sink)
+    if (!s->sink && !s->wt->own_target)
         return run->err.code ? run->err.code : SL_E_OUTPUT;
     memset(&s->w, 0, sizeof s->w);
     s->w.type = s->wt;
     s->w.run = run;
     s->w.sink = s->sink;
+    s->w.target = s->path;
     int rc = s->wt->create(&s->w);
     s->w_created = 1;
     return rc;
@@ -303,8 +320,8 @@ static int start_batch(sl_stage *st, write_state *s)
 
 static void drop_writer(write_state *s)
 {
-    if (s->w_created && s->wt->destroy)
-        s->wt->destroy(&s->w);
+    if (s->w_created && s->w.type->destroy)
+        s->w.type->destroy(&s->w);
     s->w_created = 0;
 }
 
@@ -357,10 +374,10 @@ static int end_batch(sl_stage *st, write_state *s)
         s->discarding = 0;
         return SL_OK;
     }
-    if (!s->sink)
+    if (!s->w_created)
         return SL_OK;
-    rc = s->wt->finish(&s->w);
-    if (rc >= 0)
+    rc = s->w.type->finish(&s->w);
+    if (rc >= 0 && s->sink)
         rc = sl_sink_commit(s->sink, &run->err);
     if (s->cmd) {
         if (rc < 0) {
@@ -396,17 +413,17 @@ static int write_next(sl_stage *st, sl_batch **out)
             return rc;
         if (rc == SL_DONE) {
             /* without {batch}, PATH is written even when there was nothing */
-            if (!s->sink && !s->per_batch && !s->cmd && s->nbatch == 0 && (rc = start_batch(st, s)) < 0)
+            if (!s->w_created && !s->per_batch && !s->cmd && s->nbatch == 0 && (rc = start_batch(st, s)) < 0)
                 return rc;
             if ((rc = end_batch(st, s)) < 0)
                 return rc;
             s->done = 1;
             return SL_DONE;
         }
-        if (!s->sink && !s->discarding && (rc = start_batch(st, s)) < 0)
+        if (!s->w_created && !s->discarding && (rc = start_batch(st, s)) < 0)
             return rc;
         if (!s->discarding) {
-            rc = s->wt->write(&s->w, b);
+            rc = s->w.type->write(&s->w, b);
             if (rc < 0) {
                 if (!s->cmd)
                     return rc;
@@ -419,8 +436,9 @@ static int write_next(sl_stage *st, sl_batch **out)
             if (s->per_batch || s->cmd) {
                 if ((rc = end_batch(st, s)) < 0)
                     return rc;
-            } else if (s->sink) {
-                if ((s->wt->flush && (rc = s->wt->flush(&s->w)) < 0) || (rc = sl_sink_flush(s->sink, &run->err)) < 0)
+            } else if (s->w_created) {
+                if ((s->w.type->flush && (rc = s->w.type->flush(&s->w)) < 0) ||
+                    (s->sink && (rc = sl_sink_flush(s->sink, &run->err)) < 0))
                     return rc;
             }
         }
@@ -463,6 +481,8 @@ const sl_stage_type sl_write_stage_type = {
             "  write --exec \"CMD\"          each batch to the standard input of a new\n"
             "                              sh -c CMD, with $SLUICE_BATCH set; a command\n"
             "                              that fails fails the run (exit 74)\n"
+            "  write sqlite:out.db?table=t  into a database table (also postgres://...):\n"
+            "                              a transaction per batch (docs/databases.md)\n"
             "Batches come from a `batch N` stage just before write; without one the\n"
             "whole input is one batch.  Format and compression come from --to and\n"
             "--compress, else from the name (--exec: CSV with a header).  Write a\n"
