@@ -512,12 +512,17 @@ int rx_compile(regex_t *re, const char *pat, size_t len, char *msg, size_t cap)
 
 int rx_exec(const regex_t *re, const char *s, size_t n, size_t nmatch, regmatch_t *m)
 {
+    return rx_exec_at(re, s, n, 0, nmatch, m);
+}
+
+int rx_exec_at(const regex_t *re, const char *s, size_t n, size_t from, size_t nmatch, regmatch_t *m)
+{
     regmatch_t one[1];
     if (nmatch == 0) {
         m = one;
         nmatch = 1;
     }
-    m[0].rm_so = 0;
+    m[0].rm_so = (regoff_t)from;
     m[0].rm_eo = (regoff_t)n;
 #ifdef RX_ASAN
     /* glibc honours REG_STARTEND, but ASan's interceptor of regexec() runs
@@ -538,7 +543,7 @@ int rx_exec(const regex_t *re, const char *s, size_t n, size_t nmatch, regmatch_
     copy[n] = 0;
     s = copy;
 #endif
-    return regexec(re, s ? s : "", nmatch, m, REG_STARTEND) == 0;
+    return regexec(re, s ? s : "", nmatch, m, REG_STARTEND | (from > 0 ? REG_NOTBOL : 0)) == 0;
 }
 
 int rx_site_get(sl_expr_rt *rt, rx_site *site, const sl_value *pat, regex_t **re)

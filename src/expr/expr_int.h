@@ -214,6 +214,10 @@ int rx_compile(regex_t *re, const char *pat, size_t len, char *msg, size_t cap);
 int rx_site_get(sl_expr_rt *rt, rx_site *site, const sl_value *pat, regex_t **re);
 /* Match s[0..n) with REG_STARTEND; 1 match, 0 no match. */
 int rx_exec(const regex_t *re, const char *s, size_t n, size_t nmatch, regmatch_t *m);
+/* The same from byte `from` of s[0..n) on (not at a line start when from >
+   0); matches are offsets into s.  Every regexec of sluice goes through
+   these two (see the sanitizer note in eval.c). */
+int rx_exec_at(const regex_t *re, const char *s, size_t n, size_t from, size_t nmatch, regmatch_t *m);
 
 /* Hashes (digest.c). */
 uint64_t sl_hash64(const void *p, size_t n, uint64_t seed);

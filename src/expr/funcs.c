@@ -329,10 +329,7 @@ FN(regex_replace)
     uint32_t pos = 0;
     bool changed = false;
     for (;;) {
-        m[0].rm_so = (regoff_t)pos;
-        m[0].rm_eo = (regoff_t)l;
-        int flags = REG_STARTEND | (pos > 0 ? REG_NOTBOL : 0);
-        if (pos > l || regexec(re, s ? s : "", nm, m, flags) != 0) break;
+        if (pos > l || !rx_exec_at(re, s, l, pos, nm, m)) break;
         changed = true;
         uint32_t ms = (uint32_t)m[0].rm_so, me = (uint32_t)m[0].rm_eo;
         /* size of this piece: text before the match + expanded replacement */
