@@ -274,32 +274,35 @@ size_t sl_num_format_int(int64_t i, char *buf)
 }
 
 /* Write u with k decimals (k may exceed its digits: leading zeros); u has no
-   trailing zero when k > 0. */
+   trailing zero when k > 0.  Composed in a local buffer with fixed-size
+   moves (inlined), then one copy out: the variable-length copies and fills
+   of a direct layout cost more than the digits themselves. */
 static size_t put_fixed(char *buf, bool neg, uint64_t u, int k)
 {
-    char tmp[24];
-    char *p = put_digits_rev(tmp + sizeof tmp, u);
-    size_t nd = (size_t)(tmp + sizeof tmp - p), o = 0;
-    if (neg) buf[o++] = '-';
-    if (k == 0) {
-        memcpy(buf + o, p, nd);
-        return o + nd;
+    char t[64];
+    memset(t, '0', sizeof t);               /* leading zeros of 0.000ddd */
+    char *end = t + 32;
+    char *p = put_digits_rev(end, u);
+    size_t nd = (size_t)(end - p);
+    if ((size_t)k >= nd) {
+        nd = (size_t)k + 1;                 /* "0" then k digits */
+        p = end - nd;
     }
-    if ((size_t)k >= nd) { /* 0.000ddd */
-        size_t z = (size_t)k - nd;
-        buf[o++] = '0';
-        buf[o++] = '.';
-        memset(buf + o, '0', z);
-        o += z;
-        memcpy(buf + o, p, nd);
-        return o + nd;
+    size_t ni = nd - (size_t)k;             /* integer digits */
+    char o[64];
+    size_t n = 0;
+    o[0] = '-';
+    n = neg ? 1 : 0;
+    memcpy(o + n, p, 24);                   /* all digits (at most 21) */
+    if (k > 0) {
+        memcpy(o + n + ni + 1, p + ni, 24); /* the fraction, one place on */
+        o[n + ni] = '.';
+        n += nd + 1;
+    } else {
+        n += nd;
     }
-    size_t ni = nd - (size_t)k;
-    memcpy(buf + o, p, ni);
-    o += ni;
-    buf[o++] = '.';
-    memcpy(buf + o, p + ni, (size_t)k);
-    return o + (size_t)k;
+    memcpy(buf, o, n);
+    return n;
 }
 
 /* The correctly rounded (ties to even, as printf) decimal of a = mant 2^-s
