@@ -21,6 +21,7 @@
 #include "io/sink.h"
 #include "pipeline/pipeline.h"
 #include "sluice/run.h"
+#include "stages/hints.h"
 
 typedef struct run_priv {
     sl_pipeline_text text;
@@ -423,6 +424,9 @@ static int build(sl_run *run)
     }
     if (run->opt.partial && (rc = check_partial(run)) < 0)
         return rc;
+    for (int i = 1; i + 1 < run->nstages; i++)
+        if (run->stages[i]->type == &sl_map_stage_type && run->stages[i + 1]->type == &sl_group_stage_type)
+            sl_map_hint_group(run->stages[i], run->stages[i + 1]);
     for (int i = 0; i < run->nstages; i++) {
         rc = run->stages[i]->type->open(run->stages[i]);
         run->stages[i]->opened = 1;

@@ -43,6 +43,7 @@
 #include "sluice/run.h"
 #include "stages/agg.h"
 #include "stages/args.h"
+#include "stages/hints.h"
 #include "stages/record.h"
 
 #define STAGE "group"
@@ -1105,6 +1106,32 @@ static int group_next(sl_stage *st, sl_batch **outp)
         release_groups(st, s);
     }
     return SL_DONE;
+}
+
+int sl_group_reads_number_only(const sl_stage *g, const char *name, size_t len)
+{
+    const group_state *s = g->state;
+    if (!s)
+        return 0;
+    for (uint32_t i = 0; i < s->keys.n; i++)
+        if (s->keys.lens[i] == len && memcmp(s->keys.names[i], name, len) == 0)
+            return 0;
+    for (uint32_t i = 0; i < s->naggs; i++) {
+        const sl_agg *a = &s->aggs[i];
+        if (a->field && a->field_len == len && memcmp(a->field, name, len) == 0) {
+            switch (a->op) {
+            case SL_AGG_COUNT: case SL_AGG_SUM: case SL_AGG_MEAN: case SL_AGG_VAR: case SL_AGG_STDDEV:
+            case SL_AGG_VAR_POP: case SL_AGG_STDDEV_POP: case SL_AGG_MEDIAN: case SL_AGG_PERCENTILE:
+                continue;
+            default:
+                return 0; /* min, max, first, last, count_distinct keep the text */
+            }
+        }
+        /* inside an expression (or a name that merely contains it): keep it */
+        if (a->arg_text && memmem(a->arg_text, strlen(a->arg_text), name, len))
+            return 0;
+    }
+    return 1;
 }
 
 /* The output's fields are known from the arguments alone. */

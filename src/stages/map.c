@@ -20,6 +20,7 @@
 
 #include "expr/expr.h"
 #include "sluice/run.h"
+#include "stages/hints.h"
 
 typedef struct map_state {
     sl_expr_assign *as;
@@ -44,6 +45,8 @@ typedef struct map_state {
     double **dcol;        /* nout pointers */
     double *dstore;       /* ntargets * dstore_rows */
     uint32_t dstore_rows;
+    uint8_t *textless;    /* per assignment: the next stage reads it only as
+                             a number, so a double gets no text (hints.h) */
 } map_state;
 
 #define MAP_NUM_MAX 32    /* sl_num_format_double/int write at most this */
@@ -222,7 +225,9 @@ static int map_next(sl_stage *st, sl_batch **outp)
                     dropped = true;
                     break;
                 }
-                if (rc == SL_OK && put_value(s, out, v, &dst[s->target[i]]) != SL_OK) {
+                if (rc == SL_OK && s->textless && s->textless[i] && v->type == SL_V_DOUBLE)
+                    dst[s->target[i]] = (sl_cell){"#", 1, SL_NUMBER, {0}}; /* read through dcol only */
+                else if (rc == SL_OK && put_value(s, out, v, &dst[s->target[i]]) != SL_OK) {
                     rc = SL_E_NOMEM;
                 }
                 /* its double beside its text (NaN when it is not one) */
@@ -257,6 +262,24 @@ static int map_schema(sl_stage *st, sl_schema **out)
     return SL_OK;
 }
 
+void sl_map_hint_group(sl_stage *m, const sl_stage *g)
+{
+    map_state *s = m->state;
+    if (!s || !s->n || !m->text) return;
+    uint8_t *tl = calloc(s->n, 1);
+    if (!tl) return; /* a hint only: without it, every value gets its text */
+    size_t tlen = strlen(m->text);
+    for (size_t i = 0; i < s->n; i++) {
+        const sl_expr_assign *a = &s->as[i];
+        /* named once in the map's whole text: no later assignment reads it */
+        const char *hit = memmem(m->text, tlen, a->name, a->name_len);
+        int once = hit && !memmem(hit + 1, tlen - (size_t)(hit + 1 - m->text), a->name, a->name_len);
+        tl[i] = (uint8_t)(once && sl_group_reads_number_only(g, a->name, a->name_len));
+    }
+    free(s->textless);
+    s->textless = tl;
+}
+
 static void map_close(sl_stage *st)
 {
     map_state *s = st->state;
@@ -265,6 +288,7 @@ static void map_close(sl_stage *st)
     free(s->target);
     free(s->nvis);
     free(s->targets);
+    free(s->textless);
     free(s->dcol);
     free(s->dstore);
     if (s->out_init) sl_batch_fini(&s->out);
