@@ -29,7 +29,7 @@ enum opt_id {
     O_HEADER_CHANGE, O_ON_ERROR, O_MAX_ERRORS, O_BATCH_ROWS, O_MAX_FIELD, O_MAX_RECORD, O_MAX_FIELDS, O_MAX_DEPTH,
     O_CSV_PARSER, O_JSON_PARSER, O_MEMORY, O_TEMP_DIR, O_QUIET, O_HELP, O_VERSION, O_MAN, O_VAR, O_CHECK, O_STATS,
     O_PROGRESS, O_LOG_FORMAT, O_PQ_COMPRESSION, O_ROW_GROUP_SIZE, O_SCHEMA, O_SHARD, O_PARTIAL, O_SORTED,
-    O_THEN, O_RETRY_FOR
+    O_THEN, O_RETRY_FOR, O_ANY_SHARDS
 };
 
 typedef struct opt_def {
@@ -95,6 +95,9 @@ static const opt_def options[] = {
      "one sorted output in constant memory.", "Sharding"},
     {O_THEN, 0, "then", "PIPELINE", "sluice merge: pass the merged records through PIPELINE (e.g. 'sort -total | head "
      "10').", "Sharding"},
+    {O_ANY_SHARDS, 0, "allow-missing-shards", NULL, "sluice merge: combine the partial files given even when "
+     "some shard I of N is missing or given more often than the others (by default an error: the totals would "
+     "be wrong).", "Sharding"},
     {O_BATCH_ROWS, 0, "batch-rows", "N", "Records per batch (default 1024).", "Limits"},
     {O_MAX_FIELD, 0, "max-field-bytes", "SIZE", "Longest field or line accepted (default 16M).", "Limits"},
     {O_MAX_RECORD, 0, "max-record-bytes", "SIZE", "Longest record accepted (default 32M).", "Limits"},
@@ -535,6 +538,11 @@ static int apply(sl_options *o, const opt_def *d, const char *v, cli *c)
         if (!c->merge)
             return usage_error("%s", "--sorted belongs to sluice merge (sluice merge --sorted KEYS FILE...)");
         o->merge_sorted = v;
+        break;
+    case O_ANY_SHARDS:
+        if (!c->merge)
+            return usage_error("%s", "--allow-missing-shards belongs to sluice merge");
+        o->merge_any_shards = true;
         break;
     case O_THEN:
         if (!c->merge)

@@ -63,6 +63,8 @@ typedef struct sl_options {
                                   its aggregate states (docs/sharding.md) */
     bool merge;                /* `sluice merge`: the inputs are partial
                                   files, combined before the pipeline */
+    bool merge_any_shards;     /* merge --allow-missing-shards: no check that
+                                  every shard I of N is there */
     const char *merge_sorted;  /* `sluice merge --sorted KEYS`: the inputs
                                   are sorted by KEYS, merged into one order */
     uint64_t retry_for_ns;     /* --retry-for: how long a database output

@@ -19,6 +19,7 @@
  * data they sum up, and jansson's checks are worth more here than speed.
  */
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +75,13 @@ typedef struct partial_reader {
     uint32_t *order;
     uint64_t emitted;
     int done_reading;
+    /* which shards the files hold: for each N seen, how many files hold
+       each shard I of N */
+    struct shardset {
+        uint32_t n;
+        uint32_t *count;
+    } *shards;
+    uint32_t nshards;
 } partial_reader;
 
 static int partial_create(sl_stage *st, const char *args, sl_error *err)
@@ -111,6 +119,82 @@ static char *dump(const json_t *j)
 }
 
 /* The first line of a file: check the format, take or compare the spec. */
+/* Note the "shard":"I/N" of a file's first line. */
+static int note_shard(partial_reader *r, const json_t *h, const char *name)
+{
+    const json_t *v = json_object_get(h, "shard");
+    unsigned long i, n;
+    char tail;
+    if (!v)
+        return SL_OK; /* written by no shard option: nothing to check */
+    if (!json_is_string(v) || sscanf(json_string_value(v), "%lu/%lu%c", &i, &n, &tail) != 2 || n == 0 || i >= n ||
+        n > 1000000)
+        return fail_line(r, SL_E_DATA, name, 1, "%s", "the first line's \"shard\" is not I/N with 0 <= I < N");
+    if (n == 1)
+        return SL_OK;
+    uint32_t k = 0;
+    while (k < r->nshards && r->shards[k].n != n)
+        k++;
+    if (k == r->nshards) {
+        struct shardset *ns = realloc(r->shards, (r->nshards + 1) * sizeof *ns);
+        if (!ns)
+            return sl_fail(&r->run->err, SL_E_NOMEM, STAGE, "out of memory");
+        r->shards = ns;
+        ns[k].n = (uint32_t)n;
+        if (!(ns[k].count = calloc(n, sizeof *ns[k].count)))
+            return sl_fail(&r->run->err, SL_E_NOMEM, STAGE, "out of memory");
+        r->nshards++;
+    }
+    r->shards[k].count[i]++;
+    return SL_OK;
+}
+
+/* Every shard I of N must be there as often as the others (once per run):
+   a missing shard would make every total short, a doubled one too big. */
+/* "0, 1, 3" (at most 12, then "...") of the shards given `most` times
+   (want_most) or fewer; returns how many there are. */
+static uint32_t shard_list(const struct shardset *s, uint32_t most, int want_most, char *out, size_t cap)
+{
+    size_t o = 0;
+    uint32_t n = 0;
+    out[0] = 0;
+    for (uint32_t i = 0; i < s->n; i++) {
+        if ((s->count[i] == most) != (want_most != 0))
+            continue;
+        if (n < 12 && o + 16 < cap)
+            o += (size_t)snprintf(out + o, cap - o, "%s%u", n ? ", " : "", i);
+        else if (n == 12 && o + 8 < cap)
+            o += (size_t)snprintf(out + o, cap - o, ", ...");
+        n++;
+    }
+    return n;
+}
+
+static int check_shards(partial_reader *r)
+{
+    for (uint32_t k = 0; k < r->nshards; k++) {
+        const struct shardset *s = &r->shards[k];
+        uint32_t most = 0;
+        for (uint32_t i = 0; i < s->n; i++)
+            if (s->count[i] > most)
+                most = s->count[i];
+        /* the shards given fewer times than the most given one, and those */
+        char few[256], many[256];
+        uint32_t nfew = shard_list(s, most, 0, few, sizeof few), nmany = shard_list(s, most, 1, many, sizeof many);
+        if (!nfew)
+            continue;
+        if (most == 1)
+            return sl_fail(&r->run->err, SL_E_USAGE, STAGE, "shard%s %s of %u %s missing: the totals would be wrong; "
+                           "give the partial file of every shard, or --allow-missing-shards to merge those given",
+                           nfew == 1 ? "" : "s", few, s->n, nfew == 1 ? "is" : "are");
+        return sl_fail(&r->run->err, SL_E_USAGE, STAGE, "the shards of %u are not given equally often: shard%s %s %u "
+                       "times, shard%s %s fewer: the totals would be wrong; give each shard's partial file once per "
+                       "run, or --allow-missing-shards to merge those given", s->n, nmany == 1 ? "" : "s", many, most,
+                       nfew == 1 ? "" : "s", few);
+    }
+    return SL_OK;
+}
+
 static int take_header(partial_reader *r, const json_t *h, const char *name)
 {
     const json_t *v = json_object_get(h, "sluice_partial");
@@ -122,6 +206,11 @@ static int take_header(partial_reader *r, const json_t *h, const char *name)
         snprintf(msg, sizeof msg, "partial format version %lld, which this sluice does not read (it reads version %d)",
                  (long long)json_integer_value(v), FORMAT_VERSION);
         return fail_line(r, SL_E_DATA, name, 1, "%s", msg);
+    }
+    if (!r->run->opt.merge_any_shards) {
+        int rc = note_shard(r, h, name);
+        if (rc < 0)
+            return rc;
     }
     const json_t *keys = json_object_get(h, "keys"), *aggs = json_object_get(h, "aggs");
     if (!json_is_array(keys) || !json_is_string(aggs))
@@ -422,6 +511,9 @@ static int partial_next(sl_stage *st, sl_batch **outp)
                 return rc;
         }
         r->done_reading = 1;
+        int crc = check_shards(r);
+        if (crc < 0)
+            return crc;
         r->order = malloc((r->ngroups ? r->ngroups : 1) * sizeof *r->order);
         if (!r->order)
             return sl_fail(&run->err, SL_E_NOMEM, STAGE, "out of memory");
@@ -475,6 +567,9 @@ static void partial_close(sl_stage *st)
         return;
     if (r->mem_init)
         sl_agg_mem_fini(&r->mem);
+    for (uint32_t k = 0; k < r->nshards; k++)
+        free(r->shards[k].count);
+    free(r->shards);
     if (r->keyarena_init)
         sl_budget_arena_fini(&r->keyarena);
     if (r->charged)
