@@ -30,6 +30,13 @@ typedef struct cursor {
     uint64_t schema_id;  /* schema cols were bound for */
     int32_t *cols;
     sl_sortkey *keys;    /* of row i */
+    /* the keys of the last record of its previous batch, their text copied
+       (that batch's memory is the reader's again): the first record of the
+       next batch must not order before it */
+    sl_sortkey *last;
+    char *lastbuf;
+    size_t lastcap;
+    int haslast;
 } cursor;
 
 typedef struct smerge {
@@ -88,7 +95,8 @@ static int sm_open(sl_stage *st)
         c->st.text = run->reader->name;
         c->cols = calloc(m->spec.n, sizeof *c->cols);
         c->keys = calloc(m->spec.n, sizeof *c->keys);
-        if (!c->cols || !c->keys)
+        c->last = calloc(m->spec.n, sizeof *c->last);
+        if (!c->cols || !c->keys || !c->last)
             return sl_fail(&run->err, SL_E_NOMEM, STAGE, "out of memory");
         c->created = 1;
         int rc = run->reader->create(&c->st, "", &c->sub.err);
@@ -156,6 +164,43 @@ static void heap_down(smerge *m, uint32_t i)
     }
 }
 
+/* Fail: the record at row i of c's batch orders before the one above it. */
+static int not_sorted(smerge *m, cursor *c)
+{
+    const sl_rowinfo *in = c->b->info ? &c->b->info[sl_batch_row(c->b, c->i)] : NULL;
+    sl_fail(&m->run->err, SL_E_DATA, STAGE, "the input is not sorted by %s: this record orders before the one above it "
+            "(sort each input with the same keys first)", m->run->opt.merge_sorted);
+    sl_error_at(&m->run->err, c->sub.inputs[0].name, in ? in->line : 0, 0, in ? in->record : 0);
+    return SL_E_DATA;
+}
+
+/* Keep the current keys of c as its last ones, with their text. */
+static int keep_last(smerge *m, cursor *c)
+{
+    size_t need = 0;
+    for (uint32_t k = 0; k < m->spec.n; k++)
+        if (c->keys[k].cls == SL_SK_TEXT)
+            need += c->keys[k].len;
+    if (need > c->lastcap) {
+        char *nb = realloc(c->lastbuf, need);
+        if (!nb)
+            return sl_fail(&m->run->err, SL_E_NOMEM, STAGE, "out of memory");
+        c->lastbuf = nb;
+        c->lastcap = need;
+    }
+    size_t o = 0;
+    for (uint32_t k = 0; k < m->spec.n; k++) {
+        c->last[k] = c->keys[k];
+        if (c->keys[k].cls == SL_SK_TEXT && c->keys[k].len) {
+            memcpy(c->lastbuf + o, c->keys[k].u.p, c->keys[k].len);
+            c->last[k].u.p = c->lastbuf + o;
+            o += c->keys[k].len;
+        }
+    }
+    c->haslast = 1;
+    return SL_OK;
+}
+
 /* Read cursor c's next batch and put it in the heap (unless it is done). */
 static int refill(smerge *m, uint32_t ci)
 {
@@ -175,6 +220,8 @@ static int refill(smerge *m, uint32_t ci)
     c->i = 0;
     if ((rc = cur_keys(m, c)) < 0)
         return rc;
+    if (c->haslast && sl_sortkey_cmp(c->keys, c->last, m->spec.desc, m->spec.n) < 0)
+        return not_sorted(m, c);
     m->heap[m->nheap++] = ci;
     heap_up(m, m->nheap - 1);
     return SL_OK;
@@ -215,15 +262,12 @@ static int sm_next(sl_stage *st, sl_batch **outp)
             memcpy(prev, c->keys, np * sizeof *prev);
             if ((rc = cur_keys(m, c)) < 0)
                 return rc;
-            if (sl_sortkey_cmp(c->keys, prev, m->spec.desc, np) < 0 && np == m->spec.n) {
-                const sl_rowinfo *in = c->b->info ? &c->b->info[sl_batch_row(c->b, c->i)] : NULL;
-                sl_fail(&run->err, SL_E_DATA, STAGE, "the input is not sorted by %s: this record orders before the one "
-                        "above it (sort each input with the same keys first)", run->opt.merge_sorted);
-                sl_error_at(&run->err, c->sub.inputs[0].name, in ? in->line : 0, 0, in ? in->record : 0);
-                return SL_E_DATA;
-            }
+            if (sl_sortkey_cmp(c->keys, prev, m->spec.desc, np) < 0 && np == m->spec.n)
+                return not_sorted(m, c);
             heap_down(m, 0);
         } else {
+            if ((rc = keep_last(m, c)) < 0)
+                return rc;
             /* used up: its reader may reuse the batch's memory only after
                the batch handed on is done with */
             c->refill = 1;
@@ -248,6 +292,8 @@ static void sm_close(sl_stage *st)
             c->st.type->close(&c->st);
         free(c->cols);
         free(c->keys);
+        free(c->last);
+        free(c->lastbuf);
     }
     free(m->c);
     free(m->heap);
