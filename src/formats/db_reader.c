@@ -23,13 +23,13 @@
  * into the result of the FETCH, which lives until the next one: memory is
  * one batch, whatever the size of the table.
  */
-#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "io/pq.h"
 #include "formats/format.h"
 #include "formats/json_out.h"
 #include "io/db.h"
@@ -215,6 +215,8 @@ static void quiet_notice(void *arg, const char *msg)
 static int open_pg(dbr *r)
 {
     char m[512];
+    if (sl_pq_load(m, sizeof m) < 0)
+        return fail_in(r, SL_E_INPUT, "%s: %s", m);
     r->pg = PQconnectdb(r->url.target);
     if (!r->pg || PQstatus(r->pg) != CONNECTION_OK)
         return fail_in(r, SL_E_INPUT, "%s: cannot connect: %s", pg_msg(r->pg ? PQerrorMessage(r->pg) : NULL, m, sizeof m));
@@ -551,6 +553,10 @@ sl_db_lookup *sl_db_lookup_open(const char *name, const char *column, const char
             lk->isbool[c] = decl && (strcasecmp(decl, "BOOLEAN") == 0 || strcasecmp(decl, "BOOL") == 0);
         }
     } else {
+        if (sl_pq_load(m, sizeof m) < 0) {
+            sl_fail(err, SL_E_INPUT, stage, "%s: %s", lk->url.shown, m);
+            goto out;
+        }
         lk->pg = PQconnectdb(lk->url.target);
         if (!lk->pg || PQstatus(lk->pg) != CONNECTION_OK) {
             sl_fail(err, SL_E_INPUT, stage, "%s: cannot connect: %s", lk->url.shown,

@@ -39,13 +39,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "io/pq.h"
 #include "formats/format.h"
 #include "io/db.h"
 
@@ -165,6 +165,8 @@ static int pg_create(sl_writer *w)
     if (!(s->qtable = sl_db_quote_ident(s->url.table, strlen(s->url.table))))
         return sl_fail(err, SL_E_NOMEM, STAGE, "out of memory");
     char msg[512], ss[6];
+    if (sl_pq_load(msg, sizeof msg) < 0)
+        return sl_fail(err, SL_E_OUTPUT, STAGE, "%s: %s", s->url.shown, msg);
     if (connect_db(s, msg, sizeof msg) < 0)
         return pg_fail(w, SL_E_OUTPUT, "cannot connect", msg);
     /* a random id for this run's progress rows */
