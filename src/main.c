@@ -156,7 +156,10 @@ static void print_help(void)
            "PIPELINE, e.g. 'select id,price | head 10', and writes them out.  Inputs may be\n"
            "gzip or zstd compressed (detected from their bytes).\n\nStages:\n");
     for (int i = 0; sl_stage_types[i]; i++)
-        printf("  %-28s %s\n", sl_stage_types[i]->usage, sl_stage_types[i]->summary);
+        if (strlen(sl_stage_types[i]->usage) > 28) /* a long usage: the summary on a line of its own */
+            printf("  %s\n  %-28s %s\n", sl_stage_types[i]->usage, "", sl_stage_types[i]->summary);
+        else
+            printf("  %-28s %s\n", sl_stage_types[i]->usage, sl_stage_types[i]->summary);
     for (int s = 0; sections[s]; s++) {
         printf("\n%s:\n", sections[s]);
         for (size_t i = 0; i < NOPTS; i++) {
