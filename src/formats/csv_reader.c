@@ -772,10 +772,13 @@ static int fill(csv_reader *r)
     return 1;
 }
 
-/* Start of next(): move the unparsed tail to the front of the buffer. */
+/* Start of next(): move the unparsed tail to the front of the buffer once
+   half of the buffer has been parsed (moving it at every batch would copy
+   most of the buffer for each batch's few kilobytes); fill() also moves it
+   when the buffer is full. */
 static void compact(csv_reader *r)
 {
-    if (r->pos > 0) {
+    if (r->pos > 0 && r->pos >= r->cap / 2) {
         memmove(r->buf, r->buf + r->pos, r->len - r->pos);
         r->len -= r->pos;
         r->pos = 0;

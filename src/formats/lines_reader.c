@@ -65,7 +65,9 @@ static int lines_next(sl_stage *st, sl_batch **out)
     lines_reader *r = st->state;
     sl_batch *b = &r->batch;
     sl_batch_reset(b, r->schema, 1);
-    if (r->pos > 0) {
+    /* move the unread tail to the front once half the buffer is read (not
+       at every batch: that would copy most of the buffer each time) */
+    if (r->pos > 0 && r->pos >= r->cap / 2) {
         memmove(r->buf, r->buf + r->pos, r->len - r->pos);
         r->len -= r->pos;
         r->pos = 0;
