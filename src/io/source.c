@@ -117,7 +117,9 @@ sl_source *sl_source_open(const char *name, sl_error *err)
         s->bytes_raw += (uint64_t)n;
     }
     const unsigned char *m = (const unsigned char *)s->raw;
-    if (s->raw_len >= 2 && m[0] == 0x1f && m[1] == 0x8b)
+    /* gzip: the magic and the deflate method byte (RFC 1952: 8 is the only
+       method), so that text which merely begins with 1f 8b is text */
+    if (s->raw_len >= 3 && m[0] == 0x1f && m[1] == 0x8b && m[2] == 0x08)
         s->comp = SL_COMP_GZIP;
     else if (s->raw_len >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd)
         s->comp = SL_COMP_ZSTD;

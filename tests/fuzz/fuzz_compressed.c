@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             int use_zstd = mode == 2 || (mode == 3 && (data[0] & 0x20));
             flen = use_zstd ? zstd_of(payload, plen, made, mcap) : gzip_of(payload, plen, made, mcap);
-            size_t magic = use_zstd ? 4 : 2;
+            size_t magic = use_zstd ? 4 : 3; /* gzip: 1f 8b and the method byte 08 */
             size_t at = ((size_t)data[1] << 8 | data[2]) % flen;
             if (mode == 3) {
                 if (at < magic)

@@ -143,7 +143,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_ndjson_output(out, n, text, len);
     free(out);
 
-    /* 4. CSV -> CSV -> the same records */
+    /* 4. CSV -> CSV -> the same records (unless what was written begins
+       with a gzip or zstd magic number: sluice detects compression from the
+       bytes, so such text reads back as compressed, by design) */
     if (rc_big == SL_OK) {
         o.to = "csv";
         out = fz_run_capture(&o, path, &rc, &e_run, &n);
@@ -153,6 +155,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sl_options_defaults(&back);
         back.quote = o.quote;
         back.no_header = 0;
+        const unsigned char *w = (const unsigned char *)out;
+        if ((n >= 3 && w[0] == 0x1f && w[1] == 0x8b && w[2] == 0x08) ||
+            (n >= 4 && ((w[0] == 0x28 && w[1] == 0xb5 && w[2] == 0x2f && w[3] == 0xfd) ||
+                        ((w[0] & 0xf0) == 0x50 && w[1] == 0x2a && w[2] == 0x4d && w[3] == 0x18)))) {
+            free(out);
+            free(big);
+            return 0;
+        }
         const char *p2 = fz_file(1, out, n);
         int rc2;
         sl_error e2;

@@ -12,8 +12,8 @@
 #     gzip header's mtime, flags or OS byte), never anything else (no crash);
 #   - on failure print exactly one line on standard error naming the input;
 #   - on failure leave neither out.csv nor a temporary file behind.
-# Damaged magic bytes (a gzip file cut to 1 byte, its first two bytes
-# flipped; the same for the 4 bytes of zstd) make a file sluice reads as
+# Damaged magic bytes (a gzip file cut to 2 bytes, one of its first three
+# (1f 8b 08) flipped; the same for the 4 bytes of zstd) make a file sluice reads as
 # plain data, by design (compression is detected from the bytes, never the
 # name): those runs are counted apart and only checked not to crash and to
 # leave nothing behind when they fail.
@@ -71,7 +71,7 @@ check_run() {
 
 for src in data.csv.gz data.csv.zst; do
   size=$(wc -c < "$src")
-  magic=2
+  magic=3 # 1f 8b and the method byte 08
   [ "$src" = data.csv.zst ] && magic=4
   name=damaged.${src#data.}
   # cut at every offset
