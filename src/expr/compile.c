@@ -335,6 +335,7 @@ int compile_program(const expr_src *src, node *root, sl_expr *p)
     p->ncache = calloc(p->nrefs ? p->nrefs : 1, sizeof *p->ncache);
     if (!p->stack || !p->ncache) return nomem(&g);
     p->type = root->type;
+    if (vec_build(root, p) != SL_OK) return nomem(&g);
     return SL_OK;
 }
 
@@ -375,6 +376,7 @@ void sl_expr_free(sl_expr *p)
     free(p->code);
     free(p->stack);
     free(p->ncache);
+    vec_free(p->vec);
     free(p->text);
     free(p);
 }

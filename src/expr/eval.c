@@ -348,6 +348,70 @@ static int concat2(sl_expr_rt *rt, const sl_value *a, const sl_value *b, sl_valu
     return SL_OK;
 }
 
+/* Unary minus in place (OP_NEG); shared with the batch evaluator. */
+static inline __attribute__((always_inline)) int negate(sl_expr_rt *rt, sl_value *v)
+{
+    if (v->type == SL_V_NULL) return SL_OK;
+    sl_value x;
+    int rc;
+    if ((rc = val_need_num(rt, v, &x, "'-'"))) return rc;
+    if (x.type == SL_V_INT) {
+        if (x.u.i == INT64_MIN) val_set_double(v, 9223372036854775808.0);
+        else { v->type = SL_V_INT; v->u.i = -x.u.i; }
+    } else {
+        val_set_double(v, -x.u.d);
+    }
+    v->scratch = 0;
+    return SL_OK;
+}
+
+/* a <op> c into a (OP_BIN; not B_MATCH/B_NMATCH); shared with the batch
+   evaluator, so that both give the same value for the same operands. */
+static inline __attribute__((always_inline)) int binop(sl_expr_rt *rt, int op, sl_value *a, const sl_value *c)
+{
+    if (a->type == SL_V_NULL || c->type == SL_V_NULL) {
+        if (op >= B_EQ) {
+            a->type = SL_V_BOOL;
+            a->u.b = false;
+        } else {
+            a->type = SL_V_NULL;
+        }
+        return SL_OK;
+    }
+    if (op >= B_EQ) {
+        int cmp;
+        val_cmp(rt, a, c, &cmp);
+        a->type = SL_V_BOOL;
+        a->u.b = cmp_true(op, cmp);
+        return SL_OK;
+    }
+    if (op == B_CONCAT) return concat2(rt, a, c, a);
+    if (op <= B_DIV && (a->type == SL_V_INT || a->type == SL_V_DOUBLE) && (c->type == SL_V_INT || c->type == SL_V_DOUBLE) &&
+        (op == B_DIV || a->type == SL_V_DOUBLE || c->type == SL_V_DOUBLE)) {
+        /* the common double case inline; int with int goes to arith for overflow */
+        double x = a->type == SL_V_INT ? (double)a->u.i : a->u.d;
+        double y = c->type == SL_V_INT ? (double)c->u.i : c->u.d, r;
+        switch (op) {
+        case B_ADD: r = x + y; break;
+        case B_SUB: r = x - y; break;
+        case B_MUL: r = x * y; break;
+        default:
+            if (y == 0) {
+                a->type = SL_V_NULL;
+                return SL_OK;
+            }
+            r = x / y;
+            break;
+        }
+        val_set_double(a, r);
+        return SL_OK;
+    }
+    return arith(rt, op, a, c, a);
+}
+
+int expr_negate(sl_expr_rt *rt, sl_value *v) { return negate(rt, v); }
+int expr_binop(sl_expr_rt *rt, int op, sl_value *a, const sl_value *c) { return binop(rt, op, a, c); }
+
 /* conditions: null is false, text "true"/"false" count */
 static inline int truth(sl_expr_rt *rt, const sl_value *v, bool *out, const char *what)
 {
@@ -693,62 +757,13 @@ static int run(sl_expr *p, const sl_batch *b, uint32_t row, sl_arena *arena, con
             r->u.b = res;
             break;
         }
-        case OP_NEG: {
-            sl_value *v = &st[sp - 1];
-            if (v->type == SL_V_NULL) break;
-            sl_value x;
-            if ((rc = val_need_num(&rt, v, &x, "'-'"))) return rc;
-            if (x.type == SL_V_INT) {
-                if (x.u.i == INT64_MIN) val_set_double(v, 9223372036854775808.0);
-                else { v->type = SL_V_INT; v->u.i = -x.u.i; }
-            } else {
-                val_set_double(v, -x.u.d);
-            }
-            v->scratch = 0;
+        case OP_NEG:
+            if ((rc = negate(&rt, &st[sp - 1]))) return rc;
             break;
-        }
-        case OP_BIN: {
-            sl_value *a = &st[sp - 2], *c = &st[sp - 1];
+        case OP_BIN:
             sp--;
-            int op = ip->sub;
-            if (a->type == SL_V_NULL || c->type == SL_V_NULL) {
-                if (op >= B_EQ) {
-                    a->type = SL_V_BOOL;
-                    a->u.b = false;
-                } else {
-                    a->type = SL_V_NULL;
-                }
-                break;
-            }
-            if (op >= B_EQ) {
-                int cmp;
-                val_cmp(&rt, a, c, &cmp);
-                a->type = SL_V_BOOL;
-                a->u.b = cmp_true(op, cmp);
-            } else if (op == B_CONCAT) {
-                if ((rc = concat2(&rt, a, c, a))) return rc;
-            } else if (op <= B_DIV && (a->type == SL_V_INT || a->type == SL_V_DOUBLE) &&
-                       (c->type == SL_V_INT || c->type == SL_V_DOUBLE) &&
-                       (op == B_DIV || a->type == SL_V_DOUBLE || c->type == SL_V_DOUBLE)) {
-                /* the common double case inline; int with int goes to arith for overflow */
-                double x = a->type == SL_V_INT ? (double)a->u.i : a->u.d;
-                double y = c->type == SL_V_INT ? (double)c->u.i : c->u.d, r;
-                switch (op) {
-                case B_ADD: r = x + y; break;
-                case B_SUB: r = x - y; break;
-                case B_MUL: r = x * y; break;
-                default:
-                    if (y == 0) { a->type = SL_V_NULL; goto bin_done; }
-                    r = x / y;
-                    break;
-                }
-                val_set_double(a, r);
-            } else {
-                if ((rc = arith(&rt, op, a, c, a))) return rc;
-            }
-        bin_done:
+            if ((rc = binop(&rt, ip->sub, &st[sp - 1], &st[sp]))) return rc;
             break;
-        }
         case OP_MATCH:
         case OP_MATCHDYN: {
             regex_t *re;

@@ -165,6 +165,19 @@ int sl_expr_eval_ref(sl_expr *p, const sl_batch *b, uint32_t row, sl_arena *aren
    and "false" are booleans; any other value is SL_E_DATA. */
 int sl_expr_eval_bool(sl_expr *p, const sl_batch *b, uint32_t row, sl_arena *arena, bool *out);
 
+/* Many rows at once.  When sl_expr_batchable(p) (the expression is made of
+   numbers, fields, arithmetic, comparisons, and/or/not and numeric
+   functions), sl_expr_eval_rows() evaluates it for the physical rows
+   rows[0..n) of b, n <= SL_EXPR_BATCH, and returns n values, valid until the
+   next call: the value of row rows[i], or type SL_V_ROW when that row must
+   be evaluated alone with sl_expr_eval() (a field that is not a number or
+   null; an operation that fails).  The values are those sl_expr_eval()
+   gives; the call cannot fail. */
+#define SL_EXPR_BATCH 1024
+#define SL_V_ROW 255
+bool sl_expr_batchable(const sl_expr *p);
+const sl_value *sl_expr_eval_rows(sl_expr *p, const sl_batch *b, const uint32_t *rows, uint32_t n, sl_arena *arena);
+
 /* Message of the last SL_E_DATA or SL_E_NOMEM from eval. */
 const char *sl_expr_errmsg(const sl_expr *p);
 

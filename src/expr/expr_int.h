@@ -177,6 +177,7 @@ struct sl_expr {
         sl_value v;
     } *ncache;
     uint64_t stamp;    /* counts evaluations */
+    struct vprog *vec; /* the batch form (vec.c), or NULL */
     uint8_t type;     /* sl_etype of the result */
     /* binding */
     uint64_t bound_id;
@@ -188,6 +189,14 @@ struct sl_expr {
 
 /* Compile a checked AST into p (code, consts, refs, sites). */
 int compile_program(const expr_src *src, node *root, sl_expr *p);
+
+/* The batch form of a compiled program (vec.c): p->vec when every node of
+   root is one the batch evaluator has, else NULL.  SL_OK or SL_E_NOMEM. */
+int vec_build(const node *root, sl_expr *p);
+void vec_free(struct vprog *v);
+/* The interpreter's unary minus and binary operators (eval.c), for vec.c. */
+int expr_negate(sl_expr_rt *rt, sl_value *v);
+int expr_binop(sl_expr_rt *rt, int op, sl_value *a, const sl_value *c);
 
 /* ---- run-time helpers (eval.c), used by the function library ---- */
 

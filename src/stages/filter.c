@@ -81,9 +81,25 @@ static int filter_next(sl_stage *st, sl_batch **out)
             return rc;
         if (sl_batch_ensure_sel(b) < 0) return sl_fail(&run->err, SL_E_NOMEM, "filter", "out of memory");
         uint32_t *sel = b->sel, n = b->nsel, k = 0;
+        const sl_value *vals = NULL; /* batch values of sel[vbase..vbase+SL_EXPR_BATCH) */
+        uint32_t vbase = 0;
+        bool batch = sl_expr_batchable(s->prog);
         for (uint32_t i = 0; i < n; i++) {
             uint32_t row = sel[i];
             bool keep = false;
+            if (batch) {
+                /* sel[i..] is read before any of it is overwritten: k <= i */
+                if (i % SL_EXPR_BATCH == 0) {
+                    vbase = i;
+                    vals = sl_expr_eval_rows(s->prog, b, sel + i, n - i < SL_EXPR_BATCH ? n - i : SL_EXPR_BATCH,
+                                             &s->scratch);
+                }
+                const sl_value *v = &vals[i - vbase];
+                if (v->type != SL_V_ROW) {
+                    if (v->type == SL_V_BOOL && v->u.b) sel[k++] = row;
+                    continue;
+                }
+            }
             if (s->scratch.first) sl_arena_reset(&s->scratch);
             rc = sl_expr_eval_bool(s->prog, b, row, &s->scratch, &keep);
             if (rc == SL_OK) {

@@ -45,6 +45,11 @@ typedef struct map_state {
     double **dcol;        /* nout pointers */
     double *dstore;       /* ntargets * dstore_rows */
     uint32_t dstore_rows;
+    bool batch;           /* every assignment has a batch form (map_rows_batch) */
+    uint32_t *srcrow;     /* per output row: its input row (dstore_rows) */
+    uint8_t *redo;        /* per output row: evaluate alone */
+    uint32_t *kept;       /* output rows not dropped */
+    uint32_t rowbuf[SL_EXPR_BATCH];
     uint8_t *textless;    /* per assignment: the next stage reads it only as
                              a number, so a double gets no text (hints.h) */
 } map_state;
@@ -102,6 +107,9 @@ static int map_create(sl_stage *st, const char *args, sl_error *err)
     s->target = calloc(s->n, sizeof *s->target);
     s->nvis = calloc(s->n, sizeof *s->nvis);
     if (!s->target || !s->nvis) return sl_fail(err, SL_E_NOMEM, "map", "out of memory");
+    s->batch = s->n > 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (!sl_expr_batchable(s->as[i].prog)) s->batch = false;
     return SL_OK;
 }
 
@@ -176,6 +184,117 @@ static int plan(sl_stage *st, map_state *s, const sl_schema *in)
     return SL_OK;
 }
 
+/* Output row k: the cells of input row `row`, the new columns null, no
+   computed numbers yet. */
+static inline void copy_row(map_state *s, const sl_batch *in, uint32_t row, sl_batch *out, uint32_t k)
+{
+    sl_cell *dst = &out->cells[(size_t)k * out->stride];
+    for (uint32_t c = 0; c < s->nin; c++) dst[c] = *sl_batch_cell(in, row, c);
+    for (uint32_t c = s->nin; c < s->nout; c++) dst[c] = (sl_cell){NULL, 0, SL_NULL, {0}};
+    if (in->info) out->info[k] = in->info[row];
+    else memset(&out->info[k], 0, sizeof out->info[k]);
+    for (uint32_t t = 0; t < s->ntargets; t++) s->dcol[s->targets[t]][k] = NAN;
+}
+
+static int nomem_at(sl_stage *st, const sl_batch *out, uint32_t k)
+{
+    sl_run *run = st->run;
+    sl_fail(&run->err, SL_E_NOMEM, "map", "computed values of one batch are over the memory cap of %zu bytes (records too large?)",
+            arena_cap(st));
+    if (out->info) sl_error_at(&run->err, NULL, out->info[k].line, 0, out->info[k].record);
+    return SL_E_NOMEM;
+}
+
+/* Assignment i's value v as output row k's cell, and its double beside it. */
+static inline int store(sl_stage *st, map_state *s, sl_batch *out, uint32_t k, size_t i, const sl_value *v)
+{
+    sl_cell *dst = &out->cells[(size_t)k * out->stride + s->target[i]];
+    if (s->textless && s->textless[i] && v->type == SL_V_DOUBLE)
+        *dst = (sl_cell){"#", 1, SL_NUMBER, {0}}; /* read through dcol only */
+    else if (put_value(s, out, v, dst) != SL_OK)
+        return nomem_at(st, out, k);
+    s->dcol[s->target[i]][k] = v->type == SL_V_DOUBLE ? v->u.d : NAN;
+    return SL_OK;
+}
+
+/* Every assignment for output row k, one at a time, left to right.  A
+   record that fails goes to the bad-record policy: *dropped. */
+static int eval_row(sl_stage *st, map_state *s, sl_batch *out, uint32_t k, bool *dropped)
+{
+    sl_run *run = st->run;
+    *dropped = false;
+    if (s->scratch.first) sl_arena_reset(&s->scratch);
+    for (size_t i = 0; i < s->n; i++) {
+        sl_expr *prog = s->as[i].prog;
+        const sl_value *v;
+        int rc = sl_expr_eval_ref(prog, out, k, &s->scratch, &v);
+        if (rc == SL_E_DATA) {
+            rc = sl_run_bad_record(run, out, k, "map", "setting %s: %s", s->as[i].name, sl_expr_errmsg(prog));
+            if (rc < 0) return rc;
+            *dropped = true;
+            return SL_OK;
+        }
+        if (rc != SL_OK) return nomem_at(st, out, k);
+        if ((rc = store(st, s, out, k, i, v)) < 0) return rc;
+    }
+    return SL_OK;
+}
+
+/* When every assignment has a batch form: the rows are laid out first, then
+   each assignment is evaluated for all of them (sl_expr_eval_rows), left to
+   right.  A row that the batch form leaves to the interpreter (SL_V_ROW) is
+   laid out again from its input and evaluated alone afterwards, in row
+   order, so that errors come in the order of the records; a record dropped
+   by the bad-record policy leaves the selection. */
+static int map_rows_batch(sl_stage *st, map_state *s, const sl_batch *in, sl_batch *out)
+{
+    uint32_t live = sl_batch_live(in), k = 0;
+    while (s->pos < live && k < out->cap_rows) {
+        uint32_t row = sl_batch_row(in, s->pos++);
+        s->srcrow[k] = row;
+        copy_row(s, in, row, out, k);
+        k++;
+    }
+    out->nrows = k;
+    memset(s->redo, 0, k);
+    bool any_redo = false;
+    for (size_t i = 0; i < s->n; i++) {
+        for (uint32_t c = 0; c < k; c += SL_EXPR_BATCH) {
+            uint32_t m = k - c < SL_EXPR_BATCH ? k - c : SL_EXPR_BATCH;
+            for (uint32_t j = 0; j < m; j++) s->rowbuf[j] = c + j;
+            const sl_value *vals = sl_expr_eval_rows(s->as[i].prog, out, s->rowbuf, m, &s->scratch);
+            for (uint32_t j = 0; j < m; j++) {
+                if (vals[j].type == SL_V_ROW) {
+                    s->redo[c + j] = 1;
+                    any_redo = true;
+                    continue;
+                }
+                int rc = store(st, s, out, c + j, i, &vals[j]);
+                if (rc < 0) return rc;
+            }
+        }
+    }
+    if (!any_redo) return SL_OK;
+    uint32_t kept = 0;
+    for (uint32_t r = 0; r < k; r++) {
+        if (!s->redo[r]) {
+            s->kept[kept++] = r;
+            continue;
+        }
+        copy_row(s, in, s->srcrow[r], out, r);
+        bool dropped = false;
+        int rc = eval_row(st, s, out, r, &dropped);
+        if (rc < 0) return rc;
+        if (!dropped) s->kept[kept++] = r;
+    }
+    if (kept < k) {
+        if (sl_batch_ensure_sel(out) < 0) return sl_fail(&st->run->err, SL_E_NOMEM, "map", "out of memory");
+        memcpy(out->sel, s->kept, kept * sizeof *out->sel);
+        out->nsel = kept;
+    }
+    return SL_OK;
+}
+
 static int map_next(sl_stage *st, sl_batch **outp)
 {
     map_state *s = st->state;
@@ -196,54 +315,37 @@ static int map_next(sl_stage *st, sl_batch **outp)
             return sl_fail(&run->err, SL_E_NOMEM, "map", "out of memory");
         s->num = s->num_end = NULL; /* the arena was reset */
         if (s->ntargets && s->dstore_rows != out->cap_rows) {
+            uint32_t cap = out->cap_rows;
             free(s->dstore);
-            s->dstore = malloc((size_t)s->ntargets * out->cap_rows * sizeof *s->dstore);
-            if (!s->dstore) return sl_fail(&run->err, SL_E_NOMEM, "map", "out of memory");
-            s->dstore_rows = out->cap_rows;
+            free(s->srcrow);
+            free(s->redo);
+            free(s->kept);
+            s->dstore = malloc((size_t)s->ntargets * cap * sizeof *s->dstore);
+            s->srcrow = malloc((size_t)cap * sizeof *s->srcrow);
+            s->kept = malloc((size_t)cap * sizeof *s->kept);
+            s->redo = malloc(cap);
+            s->dstore_rows = 0;
+            if (!s->dstore || !s->srcrow || !s->kept || !s->redo)
+                return sl_fail(&run->err, SL_E_NOMEM, "map", "out of memory");
+            s->dstore_rows = cap;
             for (uint32_t t = 0; t < s->ntargets; t++) s->dcol[s->targets[t]] = s->dstore + (size_t)t * out->cap_rows;
         }
         out->dnum = s->ntargets ? (const double *const *)s->dcol : NULL;
-        uint32_t live = sl_batch_live(in), k = 0, stride = out->stride;
-        while (s->pos < live && k < out->cap_rows) {
-            uint32_t row = sl_batch_row(in, s->pos++);
-            sl_cell *dst = &out->cells[(size_t)k * stride];
-            for (uint32_t c = 0; c < s->nin; c++) dst[c] = *sl_batch_cell(in, row, c);
-            for (uint32_t c = s->nin; c < s->nout; c++) dst[c] = (sl_cell){NULL, 0, SL_NULL, {0}};
-            if (in->info) out->info[k] = in->info[row];
-            else memset(&out->info[k], 0, sizeof out->info[k]);
-            out->nrows = k + 1;
-            for (uint32_t t = 0; t < s->ntargets; t++) s->dcol[s->targets[t]][k] = NAN;
-            bool dropped = false;
-            if (s->scratch.first) sl_arena_reset(&s->scratch);
-            for (size_t i = 0; i < s->n && !dropped; i++) {
-                sl_expr *prog = s->as[i].prog;
-                const sl_value *v;
-                rc = sl_expr_eval_ref(prog, out, k, &s->scratch, &v);
-                if (rc == SL_E_DATA) {
-                    rc = sl_run_bad_record(run, out, k, "map", "setting %s: %s", s->as[i].name, sl_expr_errmsg(prog));
-                    if (rc < 0) return rc;
-                    dropped = true;
-                    break;
-                }
-                if (rc == SL_OK && s->textless && s->textless[i] && v->type == SL_V_DOUBLE)
-                    dst[s->target[i]] = (sl_cell){"#", 1, SL_NUMBER, {0}}; /* read through dcol only */
-                else if (rc == SL_OK && put_value(s, out, v, &dst[s->target[i]]) != SL_OK) {
-                    rc = SL_E_NOMEM;
-                }
-                /* its double beside its text (NaN when it is not one) */
-                if (rc == SL_OK) s->dcol[s->target[i]][k] = v->type == SL_V_DOUBLE ? v->u.d : NAN;
-                if (rc != SL_OK) {
-                    sl_fail(&run->err, SL_E_NOMEM, "map",
-                            "computed values of one batch are over the memory cap of %zu bytes (records too large?)",
-                            arena_cap(st));
-                    if (out->info) sl_error_at(&run->err, NULL, out->info[k].line, 0, out->info[k].record);
-                    return SL_E_NOMEM;
-                }
+        if (s->batch) {
+            if ((rc = map_rows_batch(st, s, in, out)) < 0) return rc;
+        } else {
+            uint32_t live = sl_batch_live(in), k = 0;
+            while (s->pos < live && k < out->cap_rows) {
+                uint32_t row = sl_batch_row(in, s->pos++);
+                copy_row(s, in, row, out, k);
+                out->nrows = k + 1;
+                bool dropped = false;
+                if ((rc = eval_row(st, s, out, k, &dropped)) < 0) return rc;
+                if (!dropped) k++;
             }
-            if (!dropped) k++;
+            out->nrows = k;
         }
-        out->nrows = k;
-        if (k > 0) {
+        if (sl_batch_live(out) > 0) {
             *outp = out;
             return SL_BATCH;
         }
@@ -291,6 +393,9 @@ static void map_close(sl_stage *st)
     free(s->textless);
     free(s->dcol);
     free(s->dstore);
+    free(s->srcrow);
+    free(s->redo);
+    free(s->kept);
     if (s->out_init) sl_batch_fini(&s->out);
     if (s->schema) sl_schema_unref(s->schema);
     sl_arena_fini(&s->scratch);

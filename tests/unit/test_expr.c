@@ -1249,6 +1249,144 @@ static void test_map_stage_errors(void **state)
     stage_h_fini(&h);
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* the batch form (vec.c) against the interpreter, row by row */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static void test_batch_eval_matches_rows(void **state)
+{
+    (void)state;
+    static const fcell pool[] = {
+        {"", "22.5", SL_TEXT},      {"", "-10.0", SL_TEXT},    {"", "3", SL_TEXT},
+        {"", "-40", SL_TEXT},       {"", "85", SL_NUMBER},     {"", "0", SL_TEXT},
+        {"", "-0.0", SL_TEXT},      {"", "", SL_NULL},         {"", "", SL_ABSENT},
+        {"", "", SL_TEXT},          {"", "abc", SL_TEXT},      {"", "5", SL_STRING},
+        {"", "true", SL_BOOL},      {"", "{\"a\":1}", SL_JSON}, {"", "007", SL_TEXT},
+        {"", " 5", SL_TEXT},        {"", "1e308", SL_TEXT},    {"", "9223372036854775807", SL_TEXT},
+        {"", "-9223372036854775808", SL_TEXT}, {"", "9007199254740993", SL_TEXT},
+        {"", "0.1", SL_TEXT},       {"", "1e-300", SL_NUMBER}, {"", "inf", SL_TEXT},
+        {"", "102.02000000000001", SL_NUMBER}, {"", "-3", SL_TEXT}, {"", "7", SL_TEXT},
+    };
+    const size_t npool = sizeof pool / sizeof pool[0];
+    static const char *const exprs[] = {
+        "p + q", "p - q * 2", "p / q", "p // q", "p % q", "-p", "-(p * q)", "p * 1e308", "p * 9 / 5 + 32",
+        "(p + q) * (r - 1) / 7", "p + 9223372036854775807", "p * 3", "p - 1", "p >= -40 and q <= 85",
+        "not (p < q) or r == 3", "p == q", "p != 2.5", "p > 9007199254740992", "p <= r", "true and p > 0",
+        "false or not (q >= 1.5)", "abs(p) + round(q, 1)", "pow(p, 2)", "sqrt(p)", "floor(p / 3)", "ceil(q)",
+        "round(p * 9 / 5 + 32, 2)", "round(p, r)", "1 + 2", "2.5 * 4", "p / 0", "p // 0.0", "p % -3",
+        "-(-p) // 2", "pow(p, q)", "abs(-9223372036854775807 - 1 + p * 0)",
+    };
+    /* three regions of 1000 rows, each evaluated as one call: anything
+       (mostly rows left to the interpreter); numbers only, p all doubles, q
+       doubles and small integers, r small integers (the plain loops);
+       numbers only with integers past 2^53 and huge doubles in p */
+    static const fcell dbl[] = {{"", "22.5", SL_TEXT}, {"", "-10.0", SL_TEXT}, {"", "0.1", SL_TEXT},
+                                {"", "-0.0", SL_TEXT}, {"", "1e-300", SL_NUMBER}, {"", "102.02000000000001", SL_NUMBER},
+                                {"", "85.0", SL_TEXT}, {"", "-40.5", SL_TEXT}};
+    static const fcell small[] = {{"", "3", SL_TEXT}, {"", "-40", SL_TEXT}, {"", "0", SL_TEXT}, {"", "85", SL_NUMBER},
+                                  {"", "7", SL_TEXT}, {"", "-3", SL_TEXT}, {"", "2", SL_TEXT}};
+    static const fcell wide[] = {{"", "9223372036854775807", SL_TEXT}, {"", "-9223372036854775808", SL_TEXT},
+                                 {"", "9007199254740993", SL_TEXT}, {"", "9007199254740992", SL_TEXT},
+                                 {"", "1e308", SL_TEXT}, {"", "-1.5e308", SL_TEXT}, {"", "12", SL_TEXT}};
+    enum { ROWS = 3000, REGION = 1000 };
+    const char *names[] = {"p", "q", "r"};
+    sl_schema *sch = sl_schema_new(3, names, NULL);
+    assert_non_null(sch);
+    sl_batch b;
+    assert_int_equal(sl_batch_init(&b, ROWS, 3, 0), SL_OK);
+    assert_int_equal(sl_batch_reset(&b, sch, 3), SL_OK);
+    sl_schema_unref(sch);
+    /* column r of the first region also has numbers computed upstream
+       beside its text */
+    static double rnum[ROWS];
+    static char texts[ROWS][40];
+    const double *dnum[3] = {NULL, NULL, rnum};
+#define PICK(arr) (&(arr)[rng() % (sizeof(arr) / sizeof((arr)[0]))])
+    for (uint32_t row = 0; row < ROWS; row++) {
+        for (uint32_t c = 0; c < 3; c++) {
+            const fcell *f;
+            if (row < REGION) f = &pool[rng() % npool];
+            else if (row < 2 * REGION) f = c == 0 ? PICK(dbl) : c == 1 ? (rng() & 1 ? PICK(dbl) : PICK(small)) : PICK(small);
+            else f = c == 0 ? (rng() & 1 ? PICK(wide) : PICK(small)) : c == 1 ? PICK(dbl) : (rng() & 1 ? PICK(dbl) : PICK(wide));
+            b.cells[row * 3 + c] = (sl_cell){f->text, (uint32_t)strlen(f->text), (uint8_t)f->kind, {0}};
+        }
+        rnum[row] = NAN;
+        if (row < REGION && row % 5 == 0) { /* as map leaves it: the double and its shortest text */
+            double d = (double)(int64_t)(rng() % 20001 - 10000) / 10 * 9 / 5 + 32;
+            size_t n = sl_num_format_double(d, texts[row]);
+            b.cells[row * 3 + 2] = (sl_cell){texts[row], (uint32_t)n, SL_NUMBER, {0}};
+            rnum[row] = d;
+        }
+    }
+#undef PICK
+    b.nrows = ROWS;
+    b.dnum = dnum;
+    uint32_t *rows = malloc(ROWS * sizeof *rows);
+    assert_non_null(rows);
+    for (uint32_t i = 0; i < ROWS; i++) /* every row of each region, out of order */
+        rows[i] = i / REGION * REGION + (i % REGION * 7919u) % REGION;
+    sl_error err = {0};
+    for (size_t e = 0; e < sizeof exprs / sizeof exprs[0]; e++) {
+        sl_expr *p = sl_expr_compile(exprs[e], "test", &err);
+        assert_non_null(p);
+        if (!sl_expr_batchable(p)) fail_msg("not batchable: %s", exprs[e]);
+        assert_int_equal(sl_expr_bind(p, b.schema, UINT32_MAX, 0, &err), SL_OK);
+        uint32_t batched = 0, alone = 0;
+        for (uint32_t at = 0; at < ROWS; at += REGION) {
+            uint32_t n = REGION;
+            const sl_value *vals = sl_expr_eval_rows(p, &b, rows + at, n, &arena);
+            sl_value keep[SL_EXPR_BATCH];
+            memcpy(keep, vals, n * sizeof *keep);
+            for (uint32_t i = 0; i < n; i++) {
+                sl_value want;
+                int rc = sl_expr_eval(p, &b, rows[at + i], &arena, &want);
+                if (keep[i].type == SL_V_ROW) {
+                    alone++;
+                    continue;
+                }
+                batched++;
+                if (rc != SL_OK) fail_msg("%s, row %u: batch gave a value, rows gave an error", exprs[e], rows[at + i]);
+                char got_s[64], want_s[64];
+                snprintf(want_s, sizeof want_s, "%s", render(&want));
+                snprintf(got_s, sizeof got_s, "%s", render(&keep[i]));
+                if (strcmp(got_s, want_s) != 0 || keep[i].type != want.type ||
+                    (want.type == SL_V_DOUBLE && memcmp(&keep[i].u.d, &want.u.d, sizeof want.u.d) != 0))
+                    fail_msg("%s, row %u (p=%.*s q=%.*s r=%.*s): batch %s, rows %s", exprs[e], rows[at + i],
+                             (int)b.cells[rows[at + i] * 3].len, b.cells[rows[at + i] * 3].p ? b.cells[rows[at + i] * 3].p : "",
+                             (int)b.cells[rows[at + i] * 3 + 1].len, b.cells[rows[at + i] * 3 + 1].p ? b.cells[rows[at + i] * 3 + 1].p : "",
+                             (int)b.cells[rows[at + i] * 3 + 2].len, b.cells[rows[at + i] * 3 + 2].p ? b.cells[rows[at + i] * 3 + 2].p : "",
+                             got_s, want_s);
+            }
+            sl_arena_reset(&arena);
+        }
+        /* both forms were exercised */
+        if (batched == 0 || (alone == 0 && p->nrefs > 0))
+            fail_msg("%s: %u rows batched, %u alone", exprs[e], batched, alone);
+        sl_expr_free(p);
+    }
+    /* no batch form: strings, regexes, a bare field (passed on as its text) */
+    static const char *const rowwise[] = {"p", "p || q", "p =~ \"a\"", "lower(p) == \"x\"", "coalesce(p, 1)",
+                                          "if(p > 1, 1, 2)", "p == null", "is_null(p)", "p > \"a\""};
+    for (size_t e = 0; e < sizeof rowwise / sizeof rowwise[0]; e++) {
+        sl_expr *p = sl_expr_compile(rowwise[e], "test", &err);
+        assert_non_null(p);
+        if (sl_expr_batchable(p)) fail_msg("batchable: %s", rowwise[e]);
+        sl_expr_free(p);
+    }
+    free(rows);
+    b.dnum = NULL;
+    sl_batch_fini(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1283,6 +1421,7 @@ int main(void)
         cmocka_unit_test(test_filter_stage_errors),
         cmocka_unit_test(test_map_stage),
         cmocka_unit_test(test_map_stage_errors),
+        cmocka_unit_test(test_batch_eval_matches_rows),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
