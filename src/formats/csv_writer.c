@@ -24,6 +24,8 @@ typedef struct csv_writer {
     unsigned char delim, quote;
     unsigned char needq[256];
     uint64_t pat[4];         /* the bytes of needq, each broadcast to 8 bytes */
+    uint64_t below;          /* (1 + the largest byte of needq) broadcast, when
+                                that is at most 128; else 0 */
     sl_schema *header;       /* columns of the header written */
     uint64_t cached_id;      /* schema id the maps below are for */
     const uint32_t *cached_colmap;
@@ -80,6 +82,20 @@ static inline uint32_t load32(const unsigned char *p)
     return v;
 }
 
+/* Whether x may hold a byte that forces quoting.  The bytes that do (the
+   delimiter, the quote, CR, LF) are all below cw->below for the usual
+   dialects (',' and '"' are 0x2c and 0x22), and one test finds whether any
+   byte of x is below a bound (exact for bounds up to 128; bytes from 0x80 up
+   never count): three operations instead of sixteen.  Digits, letters, '.',
+   '-', ':' and UTF-8 are all above it, so most fields pass on that alone;
+   the rest get the exact test. */
+static inline uint64_t swar_maybe(const csv_writer *cw, uint64_t x)
+{
+    if (!cw->below)
+        return swar_special(cw->pat, x);
+    return (x - cw->below) & ~x & SWAR_HIGH;
+}
+
 /* Copy the n > 0 bytes of p to d (which has room for n) while checking them
    for bytes that need quoting: 8 at a time, the last 8 overlapping, so no
    byte outside p[0..n) is read.  Returns whether one was found (then d holds
@@ -91,20 +107,26 @@ static inline bool copy_check(const csv_writer *cw, char *d, const unsigned char
         size_t i = 0;
         for (; i + 8 < n; i += 8) {
             uint64_t x = load64(p + i);
-            any |= swar_special(cw->pat, x);
+            any |= swar_maybe(cw, x);
             memcpy(d + i, &x, 8);
         }
         uint64_t x = load64(p + n - 8);
-        any |= swar_special(cw->pat, x);
+        any |= swar_maybe(cw, x);
         memcpy(d + n - 8, &x, 8);
-        return any != 0;
+        if (!any)
+            return false;
+        /* a byte below the bound: the exact test */
+        uint64_t hit = swar_special(cw->pat, load64(p + n - 8));
+        for (i = 0; i + 8 < n; i += 8)
+            hit |= swar_special(cw->pat, load64(p + i));
+        return hit != 0;
     }
     if (n >= 4) {
         uint32_t x = load32(p), y = load32(p + n - 4);
         uint64_t v = (uint64_t)x | (uint64_t)y << 32;
         memcpy(d, &x, 4);
         memcpy(d + n - 4, &y, 4);
-        return swar_special(cw->pat, v) != 0;
+        return swar_maybe(cw, v) != 0 && swar_special(cw->pat, v) != 0;
     }
     /* 1..3 bytes: first, middle and last cover them all */
     unsigned char a = p[0], b = p[n >> 1], c = p[n - 1];
@@ -298,8 +320,13 @@ static int create_common(sl_writer *w, char def_delim)
     cw->needq['\r'] = 1;
     cw->needq['\n'] = 1;
     const unsigned char special[4] = {cw->delim, cw->quote, '\r', '\n'};
-    for (int i = 0; i < 4; i++)
+    unsigned top = 0;
+    for (int i = 0; i < 4; i++) {
         cw->pat[i] = special[i] * SWAR_ONES;
+        if (special[i] > top)
+            top = special[i];
+    }
+    cw->below = top + 1 <= 128 ? (top + 1) * SWAR_ONES : 0;
     return SL_OK;
 }
 
