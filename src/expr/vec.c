@@ -279,7 +279,7 @@ static void eval_field(const sl_expr *p, vnode *x, const sl_batch *b, const uint
         }
         int64_t iv;
         double d;
-        int k = dn && dn[row] == dn[row] ? sl_num_reread(dn[row], &iv, &d) : sl_num_parse(c->p, c->len, &iv, &d);
+        int k = dn && dn[row] == dn[row] ? sl_num_reread(dn[row], &iv, &d) : sl_num_parse_short(c->p, c->len, &iv, &d);
         if (k == SL_V_DOUBLE) {
             v->type = SL_V_DOUBLE;
             v->u.d = d;

@@ -850,6 +850,20 @@ static void test_num_parse(void **state)
         double want = strtod(buf, NULL);
         if (t == SL_V_INT) dv = (double)iv;
         if (dv != want) fail_msg("'%s': %.17g, strtod %.17g", buf, dv, want);
+        /* the inline short form gives the same type and bits */
+        int64_t iv2 = 0;
+        double dv2 = 0;
+        int t2 = sl_num_parse_short(buf, (size_t)n, &iv2, &dv2);
+        if (t2 != t || (t == SL_V_INT && iv2 != iv) || (t == SL_V_DOUBLE && memcmp(&dv, &dv2, sizeof dv) != 0))
+            fail_msg("'%s': short form type %d %.17g, full %d %.17g", buf, t2, dv2, t, dv);
+    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t iv = 0, iv2 = 0;
+        double dv = 0, dv2 = 0;
+        int t = sl_num_parse(cases[i].s, strlen(cases[i].s), &iv, &dv);
+        int t2 = sl_num_parse_short(cases[i].s, strlen(cases[i].s), &iv2, &dv2);
+        if (t2 != t || (t == SL_V_INT && iv2 != iv) || (t == SL_V_DOUBLE && memcmp(&dv, &dv2, sizeof dv) != 0))
+            fail_msg("'%s': short form type %d, full %d", cases[i].s, t2, t);
     }
 }
 
