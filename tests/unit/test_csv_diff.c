@@ -64,10 +64,17 @@ static const char *const edge_cases[] = {
     "a,b\n1,2\r\n\r",
 };
 
+static uint32_t lim_fields;     /* when set: --max-fields */
+static uint64_t lim_field_bytes; /* when set: --max-field-bytes */
+
 static void assert_same(const char *data, size_t len, char delim, char quote, int no_header, uint32_t rdbuf)
 {
     sl_options o;
     sl_options_defaults(&o);
+    if (lim_fields)
+        o.max_fields = lim_fields;
+    if (lim_field_bytes)
+        o.max_field_bytes = lim_field_bytes;
     o.delim = delim;
     o.quote = quote;
     o.no_header = no_header;
@@ -179,12 +186,64 @@ static void test_random_valid(void **state)
     free(buf);
 }
 
+/* Mostly plain records (the reader's SSE path for whole unquoted records):
+   1 to 14 fields of 0 to 20 bytes, so records cross the 16-byte steps in
+   every way, LF or CRLF, with now and then a lone CR, a quote in the middle
+   of a field, a quoted field, a blank line or a missing last line break,
+   and tight field limits, over several buffer sizes and dialects. */
+static void test_random_plain(void **state)
+{
+    (void)state;
+    size_t cap = 1 << 16;
+    char *buf = malloc(cap);
+    for (int iter = 0; iter < 1500; iter++) {
+        size_t n = 0;
+        char delim = iter % 5 == 3 ? ';' : iter % 5 == 4 ? '\t' : ',';
+        int ncols = 1 + (int)(rnd() % 14);
+        int nrows = 1 + (int)(rnd() % 60);
+        for (int r = 0; r <= nrows && n < cap - 512; r++) {
+            int cols = (rnd() % 8 == 0) ? 1 + (int)(rnd() % 14) : ncols; /* now and then a ragged record */
+            for (int c = 0; c < cols; c++) {
+                if (c)
+                    buf[n++] = delim;
+                int flen = (int)(rnd() % 21);
+                int odd = (int)(rnd() % 200);
+                if (odd == 0) { /* a quoted field */
+                    buf[n++] = '"';
+                    buf[n++] = 'q';
+                    buf[n++] = '"';
+                    continue;
+                }
+                for (int k = 0; k < flen; k++)
+                    buf[n++] = "ab1.-: Z9"[rnd() % 9];
+                if (odd == 1)
+                    buf[n++] = '"'; /* a quote inside an unquoted field: an error */
+                else if (odd == 2)
+                    buf[n++] = '\r'; /* a CR alone: ends the record */
+            }
+            const char *eol = (rnd() % 4 == 0) ? "\r\n" : (rnd() % 50 == 0) ? "\n\n" : "\n";
+            if (r < nrows || rnd() % 2) {
+                memcpy(buf + n, eol, strlen(eol));
+                n += strlen(eol);
+            }
+        }
+        uint32_t rdbuf = (iter % 3 == 0) ? 0 : (iter % 3 == 1) ? 16 + rnd() % 80 : 256 + rnd() % 1024;
+        lim_fields = iter % 7 == 0 ? 8 + rnd() % 6 : 0;
+        lim_field_bytes = iter % 11 == 0 ? 15 + rnd() % 6 : 0;
+        assert_same(buf, n, delim == ',' ? 0 : delim, 0, iter & 1, rdbuf);
+    }
+    lim_fields = 0;
+    lim_field_bytes = 0;
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_edge_cases),
         cmocka_unit_test(test_random),
         cmocka_unit_test(test_random_valid),
+        cmocka_unit_test(test_random_plain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
