@@ -51,6 +51,10 @@ typedef struct vnode {
     uint32_t nargs;
     uint32_t *args;     /* VN_CALL: operand nodes */
     uint8_t flags;      /* of the slot after the last evaluation */
+    bool konst;         /* VN_CONST of a number: kd is its value as a double
+                           (what the plain loops use when the other operand
+                           is a double, as binop converts it) */
+    double kd;
     sl_value *slot;     /* SL_EXPR_BATCH values */
 } vnode;
 
@@ -187,6 +191,8 @@ static int build(struct vprog *v, const sl_expr *p, const node *n, uint32_t *idx
         for (uint32_t i = 0; i < SL_EXPR_BATCH; i++) c->slot[i] = lit;
         if (lit.type == SL_V_DOUBLE) c->flags = F_NUM | F_D | F_X;
         else if (lit.type == SL_V_INT) c->flags = F_NUM | (fits53(lit.u.i) ? F_X : 0);
+        c->konst = lit.type == SL_V_DOUBLE || lit.type == SL_V_INT;
+        c->kd = lit.type == SL_V_DOUBLE ? lit.u.d : (double)lit.u.i;
     }
     return SL_OK;
 }
@@ -297,27 +303,49 @@ static void eval_field(const sl_expr *p, vnode *x, const sl_batch *b, const uint
     x->flags = f;
 }
 
-static inline bool cmp_d(int op, double x, double y)
-{
-    switch (op) {
-    case B_EQ: return x == y;
-    case B_NE: return x != y;
-    case B_LT: return x < y;
-    case B_LE: return x <= y;
-    case B_GT: return x > y;
-    default: return x >= y;
-    }
-}
-
-/* the plain loops: comparisons of exact doubles */
-#define CMP_LOOP(OPX)                                                                                        \
+/* The plain loops, for operands that are all numbers: XE and YE are the
+   operands of row i as doubles, specialised for an operand that is all
+   doubles (read straight), a number constant (kd) or a mix (as_d). */
+#define CMP_LOOP(XE, YE, OPX)                                                                                \
     for (uint32_t i = 0; i < n; i++) {                                                                       \
-        double x = A[i].type == SL_V_DOUBLE ? A[i].u.d : (double)A[i].u.i;                                   \
-        double y = B[i].type == SL_V_DOUBLE ? B[i].u.d : (double)B[i].u.i;                                   \
+        double x = (XE), y = (YE);                                                                           \
         R[i].type = SL_V_BOOL;                                                                               \
-        R[i].u.i = 0;                                                                                        \
         R[i].u.b = (x OPX y);                                                                                \
     }
+#define CMP_OPS(XE, YE)                                                                                      \
+    switch (op) {                                                                                            \
+    case B_EQ: CMP_LOOP(XE, YE, ==) break;                                                                   \
+    case B_NE: CMP_LOOP(XE, YE, !=) break;                                                                   \
+    case B_LT: CMP_LOOP(XE, YE, <) break;                                                                    \
+    case B_LE: CMP_LOOP(XE, YE, <=) break;                                                                   \
+    case B_GT: CMP_LOOP(XE, YE, >) break;                                                                    \
+    default: CMP_LOOP(XE, YE, >=) break;                                                                     \
+    }
+/* what binop does for a double and a number (or two numbers, /): the
+   result, null when it is not finite (division by zero included) */
+#define ARITH_LOOP(XE, YE, EXPR)                                                                             \
+    for (uint32_t i = 0; i < n; i++) {                                                                       \
+        double x = (XE), y = (YE), r = (EXPR);                                                               \
+        bool fin = isfinite(r);                                                                              \
+        R[i].type = fin ? SL_V_DOUBLE : SL_V_NULL;                                                           \
+        R[i].u.d = r;                                                                                        \
+        all &= fin;                                                                                          \
+    }
+#define ARITH_OPS(XE, YE)                                                                                    \
+    switch (op) {                                                                                            \
+    case B_ADD: ARITH_LOOP(XE, YE, x + y) break;                                                             \
+    case B_SUB: ARITH_LOOP(XE, YE, x - y) break;                                                             \
+    case B_MUL: ARITH_LOOP(XE, YE, x * y) break;                                                             \
+    default: ARITH_LOOP(XE, YE, y == 0 ? NAN : x / y) break;                                                 \
+    }
+#define BY_OPERANDS(OPS)                                                                                     \
+    do {                                                                                                     \
+        double ka = na->kd, kb = nb->kd;                                                                     \
+        if ((fa & F_D) && nb->konst) OPS(A[i].u.d, kb)                                                       \
+        else if (na->konst && (fbl & F_D)) OPS(ka, B[i].u.d)                                                 \
+        else if ((fa & F_D) && (fbl & F_D)) OPS(A[i].u.d, B[i].u.d)                                          \
+        else OPS(as_d(&A[i]), as_d(&B[i]))                                                                   \
+    } while (0)
 
 static void eval_bin(sl_expr_rt *rt, vnode *x, const vnode *na, const vnode *nb, uint32_t n, uint8_t *fb)
 {
@@ -325,41 +353,15 @@ static void eval_bin(sl_expr_rt *rt, vnode *x, const vnode *na, const vnode *nb,
     sl_value *R = x->slot;
     int op = x->op;
     uint8_t fa = na->flags, fbl = nb->flags;
-    if (op >= B_EQ && (fa & F_X) && (fbl & F_X)) {
-        switch (op) {
-        case B_EQ: CMP_LOOP(==) break;
-        case B_NE: CMP_LOOP(!=) break;
-        case B_LT: CMP_LOOP(<) break;
-        case B_LE: CMP_LOOP(<=) break;
-        case B_GT: CMP_LOOP(>) break;
-        default: CMP_LOOP(>=) break;
-        }
+    if (op >= B_EQ && (fa & F_X) && (fbl & F_X)) { /* exact as doubles */
+        BY_OPERANDS(CMP_OPS);
         x->flags = 0;
         return;
     }
     if (op <= B_DIV && (fa & F_NUM) && (fbl & F_NUM) && (op == B_DIV || ((fa | fbl) & F_D))) {
-        /* what binop does for a double and a number (or two numbers, /) */
-        uint8_t f = F_NUM | F_D | F_X;
-        for (uint32_t i = 0; i < n; i++) {
-            double p = as_d(&A[i]), q = as_d(&B[i]), r;
-            switch (op) {
-            case B_ADD: r = p + q; break;
-            case B_SUB: r = p - q; break;
-            case B_MUL: r = p * q; break;
-            default: r = q == 0 ? NAN : p / q; break;
-            }
-            R[i].scratch = 0;
-            R[i].kind = 0;
-            R[i].len = 0;
-            if (isfinite(r)) {
-                R[i].type = SL_V_DOUBLE;
-                R[i].u.d = r;
-            } else {
-                R[i].type = SL_V_NULL;
-                f = 0;
-            }
-        }
-        x->flags = f;
+        bool all = true;
+        BY_OPERANDS(ARITH_OPS);
+        x->flags = all ? F_NUM | F_D | F_X : 0;
         return;
     }
     for (uint32_t i = 0; i < n; i++) {
