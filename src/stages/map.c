@@ -189,8 +189,16 @@ static int plan(sl_stage *st, map_state *s, const sl_schema *in)
 static inline void copy_row(map_state *s, const sl_batch *in, uint32_t row, sl_batch *out, uint32_t k)
 {
     sl_cell *dst = &out->cells[(size_t)k * out->stride];
-    for (uint32_t c = 0; c < s->nin; c++) dst[c] = *sl_batch_cell(in, row, c);
-    for (uint32_t c = s->nin; c < s->nout; c++) dst[c] = (sl_cell){NULL, 0, SL_NULL, {0}};
+    const sl_cell *src = &in->cells[(size_t)row * in->stride];
+    if (in->colmap) {
+        for (uint32_t c = 0; c < s->nin; c++) dst[c] = src[in->colmap[c]];
+    } else {
+        for (uint32_t c = 0; c < s->nin; c++) dst[c] = src[c];
+    }
+    if (s->nout == s->nin + 1) /* one new column, the usual case: no memset call */
+        dst[s->nin] = (sl_cell){NULL, 0, SL_NULL, {0}};
+    else
+        for (uint32_t c = s->nin; c < s->nout; c++) dst[c] = (sl_cell){NULL, 0, SL_NULL, {0}};
     if (in->info) out->info[k] = in->info[row];
     else memset(&out->info[k], 0, sizeof out->info[k]);
     for (uint32_t t = 0; t < s->ntargets; t++) s->dcol[s->targets[t]][k] = NAN;
