@@ -707,7 +707,12 @@ static int take_record(csv_reader *r, uint64_t line, uint64_t offset, const char
                                    r->schema->ncols, r->nfields);
         return rc < 0 ? rc : SL_OK;
     }
-    memcpy(&b->cells[(size_t)row * b->stride], r->fields, r->nfields * sizeof(sl_cell));
+    sl_cell *dst = &b->cells[(size_t)row * b->stride];
+    if (r->nfields <= 8) /* a short record: no call */
+        for (uint32_t f = 0; f < r->nfields; f++)
+            dst[f] = r->fields[f];
+    else
+        memcpy(dst, r->fields, r->nfields * sizeof(sl_cell));
     b->nrows++;
     return SL_OK;
 }

@@ -30,6 +30,8 @@ typedef struct csv_writer {
     uint64_t cached_id;      /* schema id the maps below are for */
     const uint32_t *cached_colmap;
     int32_t *src;            /* per header column: batch logical col or -1 */
+    int32_t *phys;           /* the same as a physical column of the batch
+                                being written (set per batch) */
     uint32_t nsrc_cap;
     uint32_t *extra;         /* batch logical cols not in the header */
     uint32_t nextra, extra_cap;
@@ -89,9 +91,9 @@ static inline uint32_t load32(const unsigned char *p)
    never count): three operations instead of sixteen.  Digits, letters, '.',
    '-', ':' and UTF-8 are all above it, so most fields pass on that alone;
    the rest get the exact test. */
-static inline uint64_t swar_maybe(const csv_writer *cw, uint64_t x)
+static inline __attribute__((always_inline)) uint64_t swar_maybe(const csv_writer *cw, uint64_t x, bool pre)
 {
-    if (!cw->below)
+    if (!pre)
         return swar_special(cw->pat, x);
     return (x - cw->below) & ~x & SWAR_HIGH;
 }
@@ -100,18 +102,19 @@ static inline uint64_t swar_maybe(const csv_writer *cw, uint64_t x)
    for bytes that need quoting: 8 at a time, the last 8 overlapping, so no
    byte outside p[0..n) is read.  Returns whether one was found (then d holds
    garbage and the caller quotes). */
-static inline bool copy_check(const csv_writer *cw, char *d, const unsigned char *p, size_t n)
+static inline __attribute__((always_inline)) bool copy_check(const csv_writer *cw, char *d, const unsigned char *p, size_t n,
+                                                             bool pre)
 {
     if (n >= 8) {
         uint64_t any = 0;
         size_t i = 0;
         for (; i + 8 < n; i += 8) {
             uint64_t x = load64(p + i);
-            any |= swar_maybe(cw, x);
+            any |= swar_maybe(cw, x, pre);
             memcpy(d + i, &x, 8);
         }
         uint64_t x = load64(p + n - 8);
-        any |= swar_maybe(cw, x);
+        any |= swar_maybe(cw, x, pre);
         memcpy(d + n - 8, &x, 8);
         if (!any)
             return false;
@@ -126,7 +129,7 @@ static inline bool copy_check(const csv_writer *cw, char *d, const unsigned char
         uint64_t v = (uint64_t)x | (uint64_t)y << 32;
         memcpy(d, &x, 4);
         memcpy(d + n - 4, &y, 4);
-        return swar_maybe(cw, v) != 0 && swar_special(cw->pat, v) != 0;
+        return swar_maybe(cw, v, pre) != 0 && swar_special(cw->pat, v) != 0;
     }
     /* 1..3 bytes: first, middle and last cover them all */
     unsigned char a = p[0], b = p[n >> 1], c = p[n - 1];
@@ -139,13 +142,14 @@ static inline bool copy_check(const csv_writer *cw, char *d, const unsigned char
 /* One record: fields and the newline, straight into the buffer.  Room is
    checked per field for its worst case (quoted: 2n + 2) plus a delimiter
    and the newline, so the buffer grows at most once for a huge field. */
-static int write_row(csv_writer *cw, sl_writer *w, const sl_batch *b, const sl_cell *row, uint32_t ncols)
+static inline __attribute__((always_inline)) int write_row_with(csv_writer *cw, sl_writer *w, const sl_cell *row,
+                                                                uint32_t ncols, bool pre)
 {
     wbuf *out = &cw->out;
     char *o = out->buf + out->len, *lim = out->buf + out->cap;
     for (uint32_t c = 0; c < ncols; c++) {
-        int32_t sc = cw->src[c];
-        const sl_cell *cell = sc < 0 ? NULL : &row[sl_batch_phys(b, (uint32_t)sc)];
+        int32_t pc = cw->phys[c];
+        const sl_cell *cell = pc < 0 ? NULL : &row[pc];
         size_t n = cell ? cell->len : 0;
         if ((size_t)(lim - o) < 2 * n + 4) {
             out->len = (size_t)(o - out->buf);
@@ -164,7 +168,7 @@ static int write_row(csv_writer *cw, sl_writer *w, const sl_batch *b, const sl_c
             o += 2;
             continue;
         }
-        if (copy_check(cw, o, p, n)) {
+        if (copy_check(cw, o, p, n, pre)) {
             size_t i = 0;
             while (i < n && !cw->needq[p[i]])
                 i++;
@@ -187,6 +191,13 @@ static int write_row(csv_writer *cw, sl_writer *w, const sl_batch *b, const sl_c
     *o++ = '\n';
     out->len = (size_t)(o - out->buf);
     return SL_OK;
+}
+
+/* The quick test first when the dialect allows it (decided once per row
+   here, so that the loops above carry no test for it). */
+static int write_row(csv_writer *cw, sl_writer *w, const sl_cell *row, uint32_t ncols)
+{
+    return cw->below ? write_row_with(cw, w, row, ncols, true) : write_row_with(cw, w, row, ncols, false);
 }
 
 static int write_header(csv_writer *cw, sl_writer *w, sl_schema *s)
@@ -215,7 +226,9 @@ static int build_maps(csv_writer *cw, sl_writer *w, const sl_batch *b)
     sl_schema *s = b->schema;
     if (cw->nsrc_cap < cw->header->ncols) {
         free(cw->src);
+        free(cw->phys);
         cw->src = malloc(cw->header->ncols * sizeof *cw->src);
+        cw->phys = malloc(cw->header->ncols * sizeof *cw->phys);
         cw->nsrc_cap = cw->header->ncols;
     }
     if (cw->extra_cap < s->ncols) {
@@ -223,7 +236,7 @@ static int build_maps(csv_writer *cw, sl_writer *w, const sl_batch *b)
         cw->extra = malloc(s->ncols * sizeof *cw->extra);
         cw->extra_cap = s->ncols;
     }
-    if (!cw->src || !cw->extra)
+    if (!cw->src || !cw->phys || !cw->extra)
         return sl_fail(&w->run->err, SL_E_NOMEM, w->type->name, "out of memory");
     int same = sl_schema_same_names(cw->header, s);
     for (uint32_t i = 0; i < cw->header->ncols; i++)
@@ -260,6 +273,8 @@ static int csv_writer_write(sl_writer *w, const sl_batch *b)
     }
     uint32_t ncols = cw->header->ncols;
     uint32_t live = sl_batch_live(b);
+    for (uint32_t c = 0; c < ncols; c++) /* this batch's physical columns */
+        cw->phys[c] = cw->src[c] < 0 ? -1 : (int32_t)sl_batch_phys(b, (uint32_t)cw->src[c]);
     for (uint32_t i = 0; i < live; i++) {
         uint32_t r = sl_batch_row(b, i);
         for (uint32_t k = 0; k < cw->nextra; k++) {
@@ -277,7 +292,7 @@ static int csv_writer_write(sl_writer *w, const sl_batch *b)
             }
         }
         const sl_cell *row = b->cells + (size_t)r * b->stride;
-        if ((rc = write_row(cw, w, b, row, ncols)) < 0 || (rc = wbuf_maybe_flush(&cw->out, w)) < 0)
+        if ((rc = write_row(cw, w, row, ncols)) < 0 || (rc = wbuf_maybe_flush(&cw->out, w)) < 0)
             return rc;
     }
     w->records += live;
@@ -299,6 +314,7 @@ static void csv_writer_destroy(sl_writer *w)
     if (cw->header)
         sl_schema_unref(cw->header);
     free(cw->src);
+    free(cw->phys);
     free(cw->extra);
     free(cw);
     w->state = NULL;
