@@ -857,6 +857,26 @@ static void test_num_parse(void **state)
         if (t2 != t || (t == SL_V_INT && iv2 != iv) || (t == SL_V_DOUBLE && memcmp(&dv, &dv2, sizeof dv) != 0))
             fail_msg("'%s': short form type %d %.17g, full %d %.17g", buf, t2, dv2, t, dv);
     }
+    /* short strings of digits, points, signs and other bytes: the word-at-a-
+       time path of the short form (up to 8 bytes) against the full parser */
+    static const char alpha[] = "0123456789012345678901234567890123456789..--+e x,/:\x80\xff";
+    for (int i = 0; i < 300000; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        size_t n = (size_t)(seed >> 59) % 11; /* 0..10 */
+        char t[16];
+        uint64_t r = seed;
+        for (size_t k = 0; k < n; k++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            t[k] = alpha[(r >> 33) % (sizeof alpha - 1)];
+        }
+        int64_t iv = 0, iv2 = 0;
+        double dv = 0, dv2 = 0;
+        int t1 = sl_num_parse(t, n, &iv, &dv);
+        int t2 = sl_num_parse_short(t, n, &iv2, &dv2);
+        if (t2 != t1 || (t1 == SL_V_INT && iv2 != iv) || (t1 == SL_V_DOUBLE && memcmp(&dv, &dv2, sizeof dv) != 0))
+            fail_msg("'%.*s': short form type %d %lld %.17g, full %d %lld %.17g", (int)n, t, t2, (long long)iv2, dv2, t1,
+                     (long long)iv, dv);
+    }
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int64_t iv = 0, iv2 = 0;
         double dv = 0, dv2 = 0;
