@@ -474,6 +474,7 @@ const sl_value *sl_expr_eval_rows(sl_expr *p, const sl_batch *b, const uint32_t 
         }
     }
     sl_value *res = v->nodes[v->n - 1].slot;
+    if (!memchr(fb, 1, n)) return res; /* no row left alone */
     for (uint32_t i = 0; i < n; i++)
         if (fb[i]) res[i].type = SL_V_ROW;
     return res;

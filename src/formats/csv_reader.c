@@ -658,7 +658,8 @@ oom:
 
 /* A record is in r->fields: make it the header, or append it to the batch.
    Returns SL_OK, or negative. */
-static int take_record(csv_reader *r, uint64_t line, uint64_t offset, const char *raw, size_t rawlen)
+static inline __attribute__((always_inline)) int take_record(csv_reader *r, uint64_t line, uint64_t offset, const char *raw,
+                                                            size_t rawlen)
 {
     if (r->need_header) {
         r->need_header = 0;
