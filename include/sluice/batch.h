@@ -27,6 +27,8 @@
 
 #include "sluice/arena.h"
 
+struct sl_value; /* src/expr/expr.h */
+
 /* What a cell's bytes mean. */
 typedef enum sl_kind {
     SL_NULL = 0, /* empty CSV field, JSON null; bytes unused */
@@ -96,6 +98,13 @@ typedef struct sl_batch {
        see sl_batch_num), or NaN when the row's cell is not such a number.
        Reset with the batch; a view shares it. */
     const double *const *dnum;
+    /* Fields an expression stage already read as numbers (filter): when
+       parsed and parsed[c] are set for physical column c, parsed[c][row] is
+       what the batch form of an expression (src/expr/vec.c) reads from that
+       cell - null, an int, a double, or "not a number" - for the live rows.
+       Set by the stage that passes the batch on and taken off by it before
+       it pulls again; reset with the batch; a view shares it. */
+    const struct sl_value *const *parsed;
     /* private to the owner */
     uint32_t sel_cap;
     uint32_t rows_cfg;  /* configured row capacity (size of info) */

@@ -132,6 +132,7 @@ int sl_batch_reshape(sl_batch *b, sl_schema *schema, uint32_t stride)
     b->has_sel = false;
     b->colmap = NULL;
     b->dnum = NULL;
+    b->parsed = NULL;
     if (stride != b->stride) {
         /* a wide schema gets fewer rows, so that no batch exceeds the cell
            budget; rows never exceed the configured capacity (size of info) */

@@ -565,3 +565,6 @@ int sl_expr_bind(sl_expr *p, const sl_schema *s, uint32_t nvisible, unsigned fla
     p->bound_flags = flags;
     return SL_OK;
 }
+
+uint32_t sl_expr_nfields(const sl_expr *p) { return p->nrefs; }
+uint32_t sl_expr_field_col(const sl_expr *p, uint32_t i) { return i < p->nrefs ? p->refs[i].col : UINT32_MAX; }

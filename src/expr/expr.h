@@ -177,6 +177,15 @@ int sl_expr_eval_bool(sl_expr *p, const sl_batch *b, uint32_t row, sl_arena *are
 #define SL_V_ROW 255
 bool sl_expr_batchable(const sl_expr *p);
 const sl_value *sl_expr_eval_rows(sl_expr *p, const sl_batch *b, const uint32_t *rows, uint32_t n, sl_arena *arena);
+/* After sl_expr_eval_rows(): the fields it read (at most max), as the
+   logical column cols[k] of b and vals[k][i], what it read for rows[i] -
+   null, an int, a double, or SL_V_ROW for "not a number" - the values
+   sl_batch.parsed holds.  Returns how many. */
+uint32_t sl_expr_rows_fields(const sl_expr *p, uint32_t *cols, const sl_value **vals, uint32_t max);
+/* The columns the program reads (bound): how many, and the i-th
+   (UINT32_MAX for a name the schema lacks). */
+uint32_t sl_expr_nfields(const sl_expr *p);
+uint32_t sl_expr_field_col(const sl_expr *p, uint32_t i);
 
 /* Message of the last SL_E_DATA or SL_E_NOMEM from eval. */
 const char *sl_expr_errmsg(const sl_expr *p);
@@ -231,13 +240,18 @@ static inline int sl_num_parse_short(const char *s, size_t n, int64_t *iout, dou
 size_t sl_num_format_int(int64_t i, char *buf); /* at most 20 bytes */
 /* What sl_num_parse gives for the text sl_num_format_double(d) writes,
    without writing it: an integral d under 1e15 is written without a point,
-   so it reads back as an integer. */
+   so it reads back as an integer; from 1e15 to 1e17 an integral d is written
+   with an exponent ("2e+15") or, when it needs all 16 or 17 digits, without
+   ("6305039478318694", an integer again), so that range is written and read
+   (sl_num_reread_wide); anything else reads back as the double. */
+int sl_num_reread_wide(double d, int64_t *i, double *dout);
 static inline int sl_num_reread(double d, int64_t *i, double *dout)
 {
     if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d) {
         *i = (int64_t)d;
         return SL_V_INT;
     }
+    if (d > -1e17 && d < 1e17 && d == (double)(int64_t)d) return sl_num_reread_wide(d, i, dout);
     *dout = d;
     return SL_V_DOUBLE;
 }

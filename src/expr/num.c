@@ -507,3 +507,15 @@ size_t sl_num_format_double(double d, char *buf)
     }
     return format_double_printf(d, buf);
 }
+
+int sl_num_reread_wide(double d, int64_t *i, double *dout)
+{
+    char buf[40];
+    size_t n = sl_num_format_double(d, buf);
+    int k = sl_num_parse(buf, n, i, dout);
+    if (k == SL_V_NULL) { /* not reached: the text is a number */
+        *dout = d;
+        return SL_V_DOUBLE;
+    }
+    return k;
+}

@@ -265,6 +265,23 @@ static void eval_field(const sl_expr *p, vnode *x, const sl_batch *b, const uint
     uint32_t pc = sl_batch_phys(b, col), stride = b->stride;
     const double *dn = b->dnum ? b->dnum[pc] : NULL;
     uint8_t f = F_NUM | F_D | F_X;
+    if (b->parsed && b->parsed[pc]) { /* read already, by a stage before */
+        const sl_value *pv = b->parsed[pc];
+        for (uint32_t i = 0; i < n; i++) {
+            const sl_value *v = &pv[rows[i]];
+            r[i] = *v;
+            if (v->type == SL_V_DOUBLE) continue;
+            if (v->type == SL_V_INT) {
+                f &= (uint8_t)~F_D;
+                if (!fits53(v->u.i)) f &= (uint8_t)~F_X;
+                continue;
+            }
+            f = 0;
+            if (v->type == SL_V_ROW) fb[i] = 1;
+        }
+        x->flags = f;
+        return;
+    }
     for (uint32_t i = 0; i < n; i++) {
         uint32_t row = rows[i];
         const sl_cell *c = &b->cells[(size_t)row * stride + pc];
@@ -278,7 +295,7 @@ static void eval_field(const sl_expr *p, vnode *x, const sl_batch *b, const uint
             continue;
         }
         if (c->kind != SL_TEXT && c->kind != SL_NUMBER) {
-            v->type = SL_V_NULL;
+            v->type = SL_V_ROW; /* not a number: this row alone */
             fb[i] = 1;
             f = 0;
             continue;
@@ -295,7 +312,7 @@ static void eval_field(const sl_expr *p, vnode *x, const sl_batch *b, const uint
             f &= (uint8_t)~F_D;
             if (!fits53(iv)) f &= (uint8_t)~F_X;
         } else {
-            v->type = SL_V_NULL;
+            v->type = SL_V_ROW;
             fb[i] = 1;
             f = 0;
         }
@@ -423,6 +440,19 @@ static void eval_call(struct vprog *v, sl_expr_rt *rt, vnode *x, uint32_t n, uin
 }
 
 bool sl_expr_batchable(const sl_expr *p) { return p->vec != NULL; }
+
+uint32_t sl_expr_rows_fields(const sl_expr *p, uint32_t *cols, const sl_value **vals, uint32_t max)
+{
+    const struct vprog *v = p->vec;
+    uint32_t k = 0;
+    for (uint32_t i = 0; v && i < v->n && k < max; i++) {
+        const vnode *x = &v->nodes[i];
+        if (x->kind != VN_FIELD || p->refs[x->ref].col == UINT32_MAX) continue;
+        cols[k] = p->refs[x->ref].col;
+        vals[k++] = x->slot;
+    }
+    return k;
+}
 
 const sl_value *sl_expr_eval_rows(sl_expr *p, const sl_batch *b, const uint32_t *rows, uint32_t n, sl_arena *arena)
 {

@@ -16,10 +16,57 @@
 #include "expr/expr.h"
 #include "sluice/run.h"
 
+#define FILTER_MAX_SHARED 8
+
 typedef struct filter_state {
     sl_expr *prog;
     sl_arena scratch; /* strings made while evaluating one row */
+    /* What the batch form read from the fields, left on the batch passed
+       on (sl_batch.parsed) so that a map after it need not parse the same
+       text again.  Only on a batch that has none, and taken off before the
+       next pull: the batch belongs to the stage before. */
+    const sl_value **pcols; /* stride pointers: the columns read, else NULL */
+    sl_value *pstore;       /* FILTER_MAX_SHARED columns of prows rows */
+    uint32_t pcols_cap, prows;
+    sl_batch *shared;       /* the batch that carries pcols, or NULL */
 } filter_state;
+
+/* Room to leave what is read on b; false when there is none (it is only a
+   saving). */
+static bool share_begin(filter_state *s, sl_batch *b)
+{
+    if (b->parsed || b->nrows == 0) return false;
+    if (s->pcols_cap < b->stride) {
+        free(s->pcols);
+        s->pcols = malloc(b->stride * sizeof *s->pcols);
+        s->pcols_cap = s->pcols ? b->stride : 0;
+        if (!s->pcols) return false;
+    }
+    if (s->prows < b->nrows) {
+        free(s->pstore);
+        s->pstore = malloc((size_t)FILTER_MAX_SHARED * b->nrows * sizeof *s->pstore);
+        s->prows = s->pstore ? b->nrows : 0;
+        if (!s->pstore) return false;
+    }
+    memset(s->pcols, 0, b->stride * sizeof *s->pcols);
+    b->parsed = (const struct sl_value *const *)s->pcols;
+    s->shared = b;
+    return true;
+}
+
+/* What was read for the rows rows[0..n) of b. */
+static void share_rows(filter_state *s, sl_batch *b, const uint32_t *rows, uint32_t n)
+{
+    uint32_t cols[FILTER_MAX_SHARED];
+    const sl_value *vals[FILTER_MAX_SHARED];
+    uint32_t nf = sl_expr_rows_fields(s->prog, cols, vals, FILTER_MAX_SHARED);
+    for (uint32_t k = 0; k < nf; k++) {
+        uint32_t pc = sl_batch_phys(b, cols[k]);
+        sl_value *col = s->pstore + (size_t)k * s->prows;
+        s->pcols[pc] = col;
+        for (uint32_t i = 0; i < n; i++) col[rows[i]] = vals[k][i];
+    }
+}
 
 /* Where the argument starts inside the stage's whole text, so carets point
    into what the user wrote ("filter x > 1"). */
@@ -73,6 +120,10 @@ static int filter_next(sl_stage *st, sl_batch **out)
 {
     filter_state *s = st->state;
     sl_run *run = st->run;
+    if (s->shared) { /* off the batch before its owner refills it */
+        if (s->shared->parsed == (const struct sl_value *const *)s->pcols) s->shared->parsed = NULL;
+        s->shared = NULL;
+    }
     for (;;) {
         sl_batch *b;
         int rc = sl_stage_next(st->input, &b);
@@ -84,15 +135,17 @@ static int filter_next(sl_stage *st, sl_batch **out)
         const sl_value *vals = NULL; /* batch values of sel[vbase..vbase+SL_EXPR_BATCH) */
         uint32_t vbase = 0;
         bool batch = sl_expr_batchable(s->prog);
+        bool share = batch && share_begin(s, b);
         for (uint32_t i = 0; i < n; i++) {
             uint32_t row = sel[i];
             bool keep = false;
             if (batch) {
                 /* sel[i..] is read before any of it is overwritten: k <= i */
                 if (i % SL_EXPR_BATCH == 0) {
+                    uint32_t m = n - i < SL_EXPR_BATCH ? n - i : SL_EXPR_BATCH;
                     vbase = i;
-                    vals = sl_expr_eval_rows(s->prog, b, sel + i, n - i < SL_EXPR_BATCH ? n - i : SL_EXPR_BATCH,
-                                             &s->scratch);
+                    vals = sl_expr_eval_rows(s->prog, b, sel + i, m, &s->scratch);
+                    if (share) share_rows(s, b, sel + i, m);
                 }
                 const sl_value *v = &vals[i - vbase];
                 if (v->type != SL_V_ROW) {
@@ -114,6 +167,10 @@ static int filter_next(sl_stage *st, sl_batch **out)
             }
         }
         b->nsel = k;
+        if (k == 0 && s->shared == b) { /* not passed on */
+            b->parsed = NULL;
+            s->shared = NULL;
+        }
         if (k > 0) {
             *out = b;
             return SL_BATCH;
@@ -127,6 +184,8 @@ static void filter_close(sl_stage *st)
     if (!s) return;
     sl_expr_free(s->prog);
     sl_arena_fini(&s->scratch);
+    free(s->pcols);
+    free(s->pstore);
     free(s);
     st->state = NULL;
 }

@@ -46,6 +46,10 @@ typedef struct map_state {
     double *dstore;       /* ntargets * dstore_rows */
     uint32_t dstore_rows;
     bool batch;           /* every assignment has a batch form (map_rows_batch) */
+    uint8_t *on_input;    /* per assignment: reads only input columns that no
+                             assignment before it sets, so it may be evaluated
+                             on the input batch (what a filter before it read
+                             is there, sl_batch.parsed) */
     uint32_t *srcrow;     /* per output row: its input row (dstore_rows) */
     uint8_t *redo;        /* per output row: evaluate alone */
     uint32_t *kept;       /* output rows not dropped */
@@ -181,6 +185,21 @@ static int plan(sl_stage *st, map_state *s, const sl_schema *in)
         int rc = sl_expr_bind(s->as[i].prog, out, s->nvis[i], flags, err);
         if (rc) return rc;
     }
+    free(s->on_input);
+    s->on_input = calloc(s->n ? s->n : 1, 1);
+    if (!s->on_input) return sl_fail(err, SL_E_NOMEM, "map", "out of memory");
+    for (size_t i = 0; i < s->n; i++) {
+        bool ok = true;
+        const sl_expr *prog = s->as[i].prog;
+        for (uint32_t f = 0; ok && f < sl_expr_nfields(prog); f++) {
+            uint32_t col = sl_expr_field_col(prog, f);
+            if (col == UINT32_MAX) continue; /* not in the schema: null on either batch */
+            if (col >= s->nin) ok = false;
+            for (size_t j = 0; ok && j < i; j++)
+                if (s->target[j] == col) ok = false;
+        }
+        s->on_input[i] = ok;
+    }
     return SL_OK;
 }
 
@@ -269,8 +288,13 @@ static int map_rows_batch(sl_stage *st, map_state *s, const sl_batch *in, sl_bat
     for (size_t i = 0; i < s->n; i++) {
         for (uint32_t c = 0; c < k; c += SL_EXPR_BATCH) {
             uint32_t m = k - c < SL_EXPR_BATCH ? k - c : SL_EXPR_BATCH;
-            for (uint32_t j = 0; j < m; j++) s->rowbuf[j] = c + j;
-            const sl_value *vals = sl_expr_eval_rows(s->as[i].prog, out, s->rowbuf, m, &s->scratch);
+            const sl_value *vals;
+            if (s->on_input[i]) { /* the same cells, on the batch that has them first */
+                vals = sl_expr_eval_rows(s->as[i].prog, in, s->srcrow + c, m, &s->scratch);
+            } else {
+                for (uint32_t j = 0; j < m; j++) s->rowbuf[j] = c + j;
+                vals = sl_expr_eval_rows(s->as[i].prog, out, s->rowbuf, m, &s->scratch);
+            }
             for (uint32_t j = 0; j < m; j++) {
                 if (vals[j].type == SL_V_ROW) {
                     s->redo[c + j] = 1;
@@ -404,6 +428,7 @@ static void map_close(sl_stage *st)
     free(s->srcrow);
     free(s->redo);
     free(s->kept);
+    free(s->on_input);
     if (s->out_init) sl_batch_fini(&s->out);
     if (s->schema) sl_schema_unref(s->schema);
     sl_arena_fini(&s->scratch);

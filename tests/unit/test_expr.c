@@ -890,6 +890,31 @@ static void test_num_parse(void **state)
 static void test_num_format(void **state)
 {
     (void)state;
+    /* sl_num_reread is what parsing the written text gives, also for the
+       integral doubles from 1e15 to 1e17 that are written without an
+       exponent when they need every digit (6305039478318694) */
+    {
+        static const double probes[] = {1e15, 2e15, 6305039478318694.0, 9007199254740992.0, 1e16, 12345678901234568.0,
+                                        99999999999999984.0, 1e17, 123.5, -6305039478318694.0, -1e15, 0.1, 5e-324};
+        uint64_t sd = 99;
+        for (int i = 0; i < 200000 + (int)(sizeof probes / sizeof probes[0]); i++) {
+            double d;
+            if (i < (int)(sizeof probes / sizeof probes[0])) {
+                d = probes[i];
+            } else {
+                sd = sd * 6364136223846793005ull + 1442695040888963407ull;
+                d = (double)(int64_t)((sd >> 8) % 200000000000000000ull) * ((sd & 1) ? -1 : 1);
+                if (sd & 2) d = nextafter(d, 0);
+            }
+            char t[40];
+            size_t n = sl_num_format_double(d, t);
+            int64_t i1 = 0, i2 = 0;
+            double d1 = 0, d2 = 0;
+            int k1 = sl_num_parse(t, n, &i1, &d1), k2 = sl_num_reread(d, &i2, &d2);
+            if (k1 != k2 || (k1 == SL_V_INT && i1 != i2) || (k1 == SL_V_DOUBLE && memcmp(&d1, &d2, sizeof d1) != 0))
+                fail_msg("%.17g written as %.*s: parse %d, reread %d", d, (int)n, t, k1, k2);
+        }
+    }
     static const struct { double d; const char *s; } cases[] = {
         {0.0, "0"}, {-0.0, "0"}, {14.0, "14"}, {-10.0, "-10"}, {72.5, "72.5"}, {86.18, "86.18"},
         {60.44, "60.44"}, {0.1, "0.1"}, {0.30000000000000004, "0.30000000000000004"}, {1.0 / 3, "0.3333333333333333"},

@@ -48,6 +48,12 @@ for in in in.csv in.ndjson; do
   check $in 'filter c > 9007199254740992 or c < -100'
   check $in 'map f = c * 9 / 5 + 32 | filter f > 100 | map g = f * 2'
   check $in 'map f = c * 9 / 5 + 32, k = id % 5 | group k: s = sum(f), n = count(f), m = max(f) | sort k' --on-error skip
+  # what a filter read is left on the batch for the map after it (sl_batch.parsed)
+  check $in 'filter c > -50 | map f = c * 2, g = f + c, c = c - 1, h = c * 3' --on-error skip
+  check $in 'filter c > -50 and w < 50 | select id, w, c | map f = c * 2 + w' --on-error skip
+  check $in 'filter c > -50 | rename c:d | map f = d / 3' --on-error reject=rej.ndjson
+  check $in 'filter c > -50 | filter q < 9 | map f = c * q | filter f > 10 | map g = f - c' --on-error skip
+  check $in 'filter not (c < 0) | head 5000 | map f = -c, g = abs(c) + round(q, 1)'
 done
 # the first text value stops the run at its line, as before
 check in.csv 'map f = c * 2'
