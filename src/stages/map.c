@@ -203,9 +203,12 @@ static int plan(sl_stage *st, map_state *s, const sl_schema *in)
     return SL_OK;
 }
 
-/* Output row k: the cells of input row `row`, the new columns null, no
-   computed numbers yet. */
-static inline void copy_row(map_state *s, const sl_batch *in, uint32_t row, sl_batch *out, uint32_t k)
+/* Output row k: the cells of input row `row`; with `init`, the new columns
+   null and no computed number yet (without: every assignment sets its
+   column of this row next, or the row is laid out again, and no assignment
+   reads a new column before the one that sets it). */
+static inline __attribute__((always_inline)) void copy_row(map_state *s, const sl_batch *in, uint32_t row, sl_batch *out,
+                                                           uint32_t k, bool init)
 {
     sl_cell *dst = &out->cells[(size_t)k * out->stride];
     const sl_cell *src = &in->cells[(size_t)row * in->stride];
@@ -214,12 +217,19 @@ static inline void copy_row(map_state *s, const sl_batch *in, uint32_t row, sl_b
     } else {
         for (uint32_t c = 0; c < s->nin; c++) dst[c] = src[c];
     }
+    if (in->info) out->info[k] = in->info[row];
+    else memset(&out->info[k], 0, sizeof out->info[k]);
+    if (!init) {
+        /* an input column set by an assignment may be read (as a number)
+           by one before it: no number of its own yet */
+        for (uint32_t t = 0; t < s->ntargets; t++)
+            if (s->targets[t] < s->nin) s->dcol[s->targets[t]][k] = NAN;
+        return;
+    }
     if (s->nout == s->nin + 1) /* one new column, the usual case: no memset call */
         dst[s->nin] = (sl_cell){NULL, 0, SL_NULL, {0}};
     else
         for (uint32_t c = s->nin; c < s->nout; c++) dst[c] = (sl_cell){NULL, 0, SL_NULL, {0}};
-    if (in->info) out->info[k] = in->info[row];
-    else memset(&out->info[k], 0, sizeof out->info[k]);
     for (uint32_t t = 0; t < s->ntargets; t++) s->dcol[s->targets[t]][k] = NAN;
 }
 
@@ -279,7 +289,7 @@ static int map_rows_batch(sl_stage *st, map_state *s, const sl_batch *in, sl_bat
     while (s->pos < live && k < out->cap_rows) {
         uint32_t row = sl_batch_row(in, s->pos++);
         s->srcrow[k] = row;
-        copy_row(s, in, row, out, k);
+        copy_row(s, in, row, out, k, false);
         k++;
     }
     out->nrows = k;
@@ -296,9 +306,11 @@ static int map_rows_batch(sl_stage *st, map_state *s, const sl_batch *in, sl_bat
                 vals = sl_expr_eval_rows(s->as[i].prog, out, s->rowbuf, m, &s->scratch);
             }
             for (uint32_t j = 0; j < m; j++) {
-                if (vals[j].type == SL_V_ROW) {
+                if (vals[j].type == SL_V_ROW) { /* null until it is laid out again */
                     s->redo[c + j] = 1;
                     any_redo = true;
+                    out->cells[(size_t)(c + j) * out->stride + s->target[i]] = (sl_cell){NULL, 0, SL_NULL, {0}};
+                    s->dcol[s->target[i]][c + j] = NAN;
                     continue;
                 }
                 int rc = store(st, s, out, c + j, i, &vals[j]);
@@ -313,7 +325,7 @@ static int map_rows_batch(sl_stage *st, map_state *s, const sl_batch *in, sl_bat
             s->kept[kept++] = r;
             continue;
         }
-        copy_row(s, in, s->srcrow[r], out, r);
+        copy_row(s, in, s->srcrow[r], out, r, true);
         bool dropped = false;
         int rc = eval_row(st, s, out, r, &dropped);
         if (rc < 0) return rc;
@@ -369,7 +381,7 @@ static int map_next(sl_stage *st, sl_batch **outp)
             uint32_t live = sl_batch_live(in), k = 0;
             while (s->pos < live && k < out->cap_rows) {
                 uint32_t row = sl_batch_row(in, s->pos++);
-                copy_row(s, in, row, out, k);
+                copy_row(s, in, row, out, k, true);
                 out->nrows = k + 1;
                 bool dropped = false;
                 if ((rc = eval_row(st, s, out, k, &dropped)) < 0) return rc;

@@ -54,6 +54,9 @@ for in in in.csv in.ndjson; do
   check $in 'filter c > -50 | rename c:d | map f = d / 3' --on-error reject=rej.ndjson
   check $in 'filter c > -50 | filter q < 9 | map f = c * q | filter f > 10 | map g = f - c' --on-error skip
   check $in 'filter not (c < 0) | head 5000 | map f = -c, g = abs(c) + round(q, 1)'
+  # an input column read as a number by an assignment before the one that sets it
+  check $in 'map a = 1, b = a + c * 2, c = 5, d = c + a' --on-error skip
+  check $in 'map f = c * 9 / 5 + 32 | map a = 2, g = a * f, f = 0, h = f + g' --on-error skip
 done
 # the first text value stops the run at its line, as before
 check in.csv 'map f = c * 2'
