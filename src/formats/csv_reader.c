@@ -843,7 +843,11 @@ static int fill(csv_reader *r)
    when the buffer is full. */
 static void compact(csv_reader *r)
 {
-    if (r->pos > 0 && r->pos >= r->cap / 2) {
+    /* once half the buffer is read, and only when what is left is short
+       (the rest of a record or a few): moving a long tail costs a copy of
+       the input; the buffer is read to its end first, and when it runs out
+       mid-batch the batch is handed on and the short tail moved here */
+    if (r->pos > 0 && r->pos >= r->cap / 2 && r->len - r->pos <= r->cap / 16) {
         memmove(r->buf, r->buf + r->pos, r->len - r->pos);
         r->len -= r->pos;
         r->pos = 0;

@@ -65,9 +65,11 @@ static int lines_next(sl_stage *st, sl_batch **out)
     lines_reader *r = st->state;
     sl_batch *b = &r->batch;
     sl_batch_reset(b, r->schema, 1);
-    /* move the unread tail to the front once half the buffer is read (not
-       at every batch: that would copy most of the buffer each time) */
-    if (r->pos > 0 && r->pos >= r->cap / 2) {
+    /* once half the buffer is read, and only when what is left is short
+       (the rest of a record or a few): moving a long tail costs a copy of
+       the input; the buffer is read to its end first, and when it runs out
+       mid-batch the batch is handed on and the short tail moved here */
+    if (r->pos > 0 && r->pos >= r->cap / 2 && r->len - r->pos <= r->cap / 16) {
         memmove(r->buf, r->buf + r->pos, r->len - r->pos);
         r->len -= r->pos;
         r->pos = 0;
