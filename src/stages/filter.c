@@ -32,7 +32,8 @@ typedef struct filter_state {
 } filter_state;
 
 /* Room to leave what is read on b; false when there is none (it is only a
-   saving). */
+   saving).  b->parsed is set only when every row has been evaluated: the
+   filter's own chunks after the first must not read a half-filled one. */
 static bool share_begin(filter_state *s, sl_batch *b)
 {
     if (b->parsed || b->nrows == 0) return false;
@@ -49,8 +50,6 @@ static bool share_begin(filter_state *s, sl_batch *b)
         if (!s->pstore) return false;
     }
     memset(s->pcols, 0, b->stride * sizeof *s->pcols);
-    b->parsed = (const struct sl_value *const *)s->pcols;
-    s->shared = b;
     return true;
 }
 
@@ -167,9 +166,9 @@ static int filter_next(sl_stage *st, sl_batch **out)
             }
         }
         b->nsel = k;
-        if (k == 0 && s->shared == b) { /* not passed on */
-            b->parsed = NULL;
-            s->shared = NULL;
+        if (k > 0 && share) {
+            b->parsed = (const struct sl_value *const *)s->pcols;
+            s->shared = b;
         }
         if (k > 0) {
             *out = b;

@@ -54,6 +54,9 @@ for in in in.csv in.ndjson; do
   check $in 'filter c > -50 | rename c:d | map f = d / 3' --on-error reject=rej.ndjson
   check $in 'filter c > -50 | filter q < 9 | map f = c * q | filter f > 10 | map g = f - c' --on-error skip
   check $in 'filter not (c < 0) | head 5000 | map f = -c, g = abs(c) + round(q, 1)'
+  # batches of more rows than one call of the batch form takes (1024)
+  check $in 'filter c >= -40 and c <= 85 | map f = c * 9 / 5 + 32, g = f - c' --batch-rows 3000 --on-error skip
+  check $in 'filter c > 0 | filter q < 9 | map f = c * q | filter f > 10 | map g = f - c' --batch-rows 5000 --on-error skip
   # an input column read as a number by an assignment before the one that sets it
   check $in 'map a = 1, b = a + c * 2, c = 5, d = c + a' --on-error skip
   check $in 'map f = c * 9 / 5 + 32 | map a = 2, g = a * f, f = 0, h = f + g' --on-error skip
