@@ -176,6 +176,8 @@ int sl_expr_eval_bool(sl_expr *p, const sl_batch *b, uint32_t row, sl_arena *are
 #define SL_EXPR_BATCH 1024
 #define SL_V_ROW 255
 bool sl_expr_batchable(const sl_expr *p);
+/* Whether the last sl_expr_eval_rows() left any row alone (SL_V_ROW). */
+bool sl_expr_rows_alone(const sl_expr *p);
 const sl_value *sl_expr_eval_rows(sl_expr *p, const sl_batch *b, const uint32_t *rows, uint32_t n, sl_arena *arena);
 /* After sl_expr_eval_rows(): the fields it read (at most max), as the
    logical column cols[k] of b and vals[k][i], what it read for rows[i] -

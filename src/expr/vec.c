@@ -62,6 +62,7 @@ struct vprog {
     vnode *nodes;       /* operands before the nodes that use them */
     uint32_t n, cap;
     uint8_t *fb;        /* per row: evaluate alone (SL_V_ROW) */
+    bool alone;         /* the last call left a row alone */
     sl_value *argv;     /* VN_CALL arguments */
     uint32_t max_args;
 };
@@ -441,6 +442,8 @@ static void eval_call(struct vprog *v, sl_expr_rt *rt, vnode *x, uint32_t n, uin
 
 bool sl_expr_batchable(const sl_expr *p) { return p->vec != NULL; }
 
+bool sl_expr_rows_alone(const sl_expr *p) { return p->vec && p->vec->alone; }
+
 uint32_t sl_expr_rows_fields(const sl_expr *p, uint32_t *cols, const sl_value **vals, uint32_t max)
 {
     const struct vprog *v = p->vec;
@@ -504,7 +507,8 @@ const sl_value *sl_expr_eval_rows(sl_expr *p, const sl_batch *b, const uint32_t 
         }
     }
     sl_value *res = v->nodes[v->n - 1].slot;
-    if (!memchr(fb, 1, n)) return res; /* no row left alone */
+    v->alone = memchr(fb, 1, n) != NULL;
+    if (!v->alone) return res;
     for (uint32_t i = 0; i < n; i++)
         if (fb[i]) res[i].type = SL_V_ROW;
     return res;

@@ -115,6 +115,26 @@ static int filter_open(sl_stage *st)
     return SL_OK;
 }
 
+/* One row through the interpreter: kept (sel[(*k)++] = row), dropped, or
+   a bad record for the run's policy.  Negative when the run must stop. */
+static int eval_alone(filter_state *s, sl_run *run, sl_batch *b, uint32_t row, uint32_t *sel, uint32_t *k)
+{
+    bool keep = false;
+    if (s->scratch.first) sl_arena_reset(&s->scratch);
+    int rc = sl_expr_eval_bool(s->prog, b, row, &s->scratch, &keep);
+    if (rc == SL_OK) {
+        if (keep) sel[(*k)++] = row;
+        return SL_OK;
+    }
+    if (rc == SL_E_DATA) {
+        rc = sl_run_bad_record(run, b, row, "filter", "%s", sl_expr_errmsg(s->prog));
+        return rc < 0 ? rc : SL_OK;
+    }
+    sl_fail(&run->err, rc, "filter", "%s", sl_expr_errmsg(s->prog));
+    if (b->info) sl_error_at(&run->err, NULL, b->info[row].line, 0, b->info[row].record);
+    return rc;
+}
+
 static int filter_next(sl_stage *st, sl_batch **out)
 {
     filter_state *s = st->state;
@@ -130,39 +150,33 @@ static int filter_next(sl_stage *st, sl_batch **out)
         if ((rc = sl_expr_bind(s->prog, b->schema, UINT32_MAX, b->schema->open ? SL_EXPR_BIND_OPEN : 0, &run->err)))
             return rc;
         if (sl_batch_ensure_sel(b) < 0) return sl_fail(&run->err, SL_E_NOMEM, "filter", "out of memory");
-        uint32_t *sel = b->sel, n = b->nsel, k = 0;
-        const sl_value *vals = NULL; /* batch values of sel[vbase..vbase+SL_EXPR_BATCH) */
-        uint32_t vbase = 0;
+        uint32_t *sel = b->sel, n = b->nsel, k = 0; /* sel[i..] is read before it is overwritten: k <= i */
         bool batch = sl_expr_batchable(s->prog);
         bool share = batch && share_begin(s, b);
-        for (uint32_t i = 0; i < n; i++) {
-            uint32_t row = sel[i];
-            bool keep = false;
-            if (batch) {
-                /* sel[i..] is read before any of it is overwritten: k <= i */
-                if (i % SL_EXPR_BATCH == 0) {
-                    uint32_t m = n - i < SL_EXPR_BATCH ? n - i : SL_EXPR_BATCH;
-                    vbase = i;
-                    vals = sl_expr_eval_rows(s->prog, b, sel + i, m, &s->scratch);
-                    if (share) share_rows(s, b, sel + i, m);
-                }
-                const sl_value *v = &vals[i - vbase];
-                if (v->type != SL_V_ROW) {
-                    if (v->type == SL_V_BOOL && v->u.b) sel[k++] = row;
-                    continue;
-                }
+        for (uint32_t i = 0; i < n;) {
+            if (!batch) {
+                if ((rc = eval_alone(s, run, b, sel[i++], sel, &k)) < 0) return rc;
+                continue;
             }
-            if (s->scratch.first) sl_arena_reset(&s->scratch);
-            rc = sl_expr_eval_bool(s->prog, b, row, &s->scratch, &keep);
-            if (rc == SL_OK) {
-                if (keep) sel[k++] = row;
-            } else if (rc == SL_E_DATA) {
-                rc = sl_run_bad_record(run, b, row, "filter", "%s", sl_expr_errmsg(s->prog));
-                if (rc < 0) return rc;
-            } else {
-                sl_fail(&run->err, rc, "filter", "%s", sl_expr_errmsg(s->prog));
-                if (b->info) sl_error_at(&run->err, NULL, b->info[row].line, 0, b->info[row].record);
-                return rc;
+            uint32_t m = n - i < SL_EXPR_BATCH ? n - i : SL_EXPR_BATCH;
+            const sl_value *vals = sl_expr_eval_rows(s->prog, b, sel + i, m, &s->scratch);
+            if (share) share_rows(s, b, sel + i, m);
+            if (!sl_expr_rows_alone(s->prog)) { /* every row has its value: keep the true ones */
+                for (uint32_t j = 0; j < m; j++) {
+                    uint32_t row = sel[i + j];
+                    sel[k] = row;
+                    k += (uint32_t)(vals[j].type == SL_V_BOOL && vals[j].u.b);
+                }
+                i += m;
+                continue;
+            }
+            for (uint32_t j = 0; j < m; j++, i++) {
+                uint32_t row = sel[i];
+                if (vals[j].type != SL_V_ROW) {
+                    if (vals[j].type == SL_V_BOOL && vals[j].u.b) sel[k++] = row;
+                } else if ((rc = eval_alone(s, run, b, row, sel, &k)) < 0) {
+                    return rc;
+                }
             }
         }
         b->nsel = k;
