@@ -207,15 +207,15 @@ int sl_num_parse(const char *s, size_t n, int64_t *i, double *d);
 /* Shortest text that reads back as d ("14" for 14.0, "86.18", "1e+20"); at
    most 32 bytes, not NUL-terminated; returns the length. */
 size_t sl_num_format_double(double d, char *buf);
-/* sl_num_parse's two common shapes inline, for loops over a column:
+/* sl_num_parse's two common shapes, inline for loops over a column:
    [-+]digits (1 to 18) and [-+]digits.digits (1 to 15 digits in all), each
    converted exactly (an integer; one division of exact doubles, Clinger's
-   fast path); anything else goes to sl_num_parse.  Same results. */
-static inline int sl_num_parse_short(const char *s, size_t n, int64_t *iout, double *dout)
+   fast path).  -1 for anything else.  sl_num_parse starts with it. */
+static inline int sl_num_parse_common(const char *s, size_t n, int64_t *iout, double *dout)
 {
     static const double p10[16] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
     const unsigned char *p = (const unsigned char *)s, *e = p + n;
-    if (n == 0 || n > 17) return sl_num_parse(s, n, iout, dout);
+    if (n == 0 || n > 19) return -1;
     bool neg = *p == '-';
     if (neg || *p == '+') p++;
     const unsigned char *ds = p;
@@ -237,7 +237,13 @@ static inline int sl_num_parse_short(const char *s, size_t n, int64_t *iout, dou
             return SL_V_DOUBLE;
         }
     }
-    return sl_num_parse(s, n, iout, dout);
+    return -1;
+}
+/* The same, anything else through sl_num_parse: its results. */
+static inline int sl_num_parse_short(const char *s, size_t n, int64_t *iout, double *dout)
+{
+    int k = sl_num_parse_common(s, n, iout, dout);
+    return k >= 0 ? k : sl_num_parse(s, n, iout, dout);
 }
 size_t sl_num_format_int(int64_t i, char *buf); /* at most 20 bytes */
 /* What sl_num_parse gives for the text sl_num_format_double(d) writes,

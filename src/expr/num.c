@@ -232,37 +232,9 @@ static int parse_general(const char *s, size_t n, int64_t *iout, double *dout)
 
 int sl_num_parse(const char *s, size_t n, int64_t *iout, double *dout)
 {
-    /* fast path: [-+]digits and [-+]digits.digits with at most 15 digits in
-       all (18 for integers); m may wrap on long inputs, which then take the
-       general path anyway */
-    const unsigned char *p = (const unsigned char *)s, *e = p + n;
-    if (p == e) return SL_V_NULL;
-    bool neg = *p == '-';
-    if (neg || *p == '+') p++;
-    const unsigned char *ds = p;
-    uint64_t m = 0;
-    while (p < e && (unsigned)(*p - '0') < 10) m = m * 10 + (unsigned)(*p++ - '0');
-    size_t nint = (size_t)(p - ds);
-    if (p == e) {
-        if (nint - 1 < 18) { /* 1..18 digits */
-            *iout = neg ? -(int64_t)m : (int64_t)m;
-            return SL_V_INT;
-        }
-    } else if (*p == '.') {
-        const unsigned char *fs = ++p;
-        while (p < e && (unsigned)(*p - '0') < 10) m = m * 10 + (unsigned)(*p++ - '0');
-        size_t nfrac = (size_t)(p - fs);
-        if (p == e && nint + nfrac - 1 < 15) { /* 1..15 digits */
-            double v = (double)m / pow10_exact[nfrac];
-            *dout = neg ? -v : v;
-            return SL_V_DOUBLE;
-        }
-        double v;
-        if (p == e && nint + nfrac <= 19 && nfrac - 1 < 20 && m && exact_div(m, (int)nfrac, &v)) {
-            *dout = neg ? -v : v; /* 16..19 digits, 1..20 of them decimals */
-            return SL_V_DOUBLE;
-        }
-    }
+    int k = sl_num_parse_common(s, n, iout, dout); /* the common shapes (expr.h) */
+    if (k >= 0) return k;
+    if (n == 0) return SL_V_NULL;
     return parse_general(s, n, iout, dout);
 }
 
