@@ -14,7 +14,9 @@
  * message; bind succeeds or fails with SL_E_USAGE; eval, eval_ref and
  * eval_bool return SL_OK, SL_E_DATA (with a message) or SL_E_NOMEM (the
  * arena cap), and values are well formed (valid type, finite doubles,
- * readable string bytes) and convert to cells.
+ * readable string bytes) and convert to cells; the batch form (vec.c), when
+ * the expression has one, gives the same value as eval for every row it
+ * does not leave to the interpreter.
  */
 #include <jansson.h>
 #include <math.h>
@@ -91,6 +93,31 @@ static void run_prog(sl_expr *p, const sl_batch *b, sl_arena *arena, unsigned fl
         bool yes;
         int rc3 = sl_expr_eval_bool(p, b, row, arena, &yes);
         FZ_CHECK(rc3 == SL_OK || rc3 == SL_E_DATA || rc3 == SL_E_NOMEM, "eval_bool returns %d", rc3);
+    }
+    /* the batch form, where there is one, gives what one row at a time
+       gives for every row it does not leave alone */
+    if (sl_expr_batchable(p) && b->nrows) {
+        uint32_t rows[NROWS];
+        for (uint32_t i = 0; i < b->nrows; i++)
+            rows[i] = b->nrows - 1 - i; /* out of order */
+        sl_value got[NROWS];
+        const sl_value *vals = sl_expr_eval_rows(p, b, rows, b->nrows, arena);
+        memcpy(got, vals, b->nrows * sizeof *got);
+        for (uint32_t i = 0; i < b->nrows; i++) {
+            if (got[i].type == SL_V_ROW)
+                continue;
+            sl_value want;
+            sl_arena_reset(arena);
+            rc = sl_expr_eval(p, b, rows[i], arena, &want);
+            FZ_CHECK(rc == SL_OK, "batch form gives a value where the row gives %d for %s", rc, text);
+            FZ_CHECK(got[i].type == want.type, "batch form type %d, row type %d for %s", got[i].type, want.type, text);
+            if (want.type == SL_V_INT)
+                FZ_CHECK(got[i].u.i == want.u.i, "batch form int differs for %s", text);
+            else if (want.type == SL_V_DOUBLE)
+                FZ_CHECK(memcmp(&got[i].u.d, &want.u.d, sizeof want.u.d) == 0, "batch form double differs for %s", text);
+            else if (want.type == SL_V_BOOL)
+                FZ_CHECK(got[i].u.b == want.u.b, "batch form bool differs for %s", text);
+        }
     }
 }
 
