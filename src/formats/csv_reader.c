@@ -84,6 +84,10 @@ typedef struct csv_reader {
     uint64_t lp_line_start;  /* input offset where the current line starts */
     uint64_t lp_f_line, lp_f_col; /* start of a field that spans segments */
     int lp_f_quoted;
+    /* scan_plain's luck: records in a row it gave up on, and how many to
+       leave to scan_record alone after a run of those (a file whose every
+       record has a quoted field would otherwise be scanned twice) */
+    uint32_t plain_misses, plain_skip;
     /* hand scanner: how far the scan of a quoted field that did not end in
        the buffer got, so that the next scan of the same record resumes
        there instead of rescanning it (a long quoted field arriving through
@@ -886,7 +890,15 @@ static int next_fast(csv_reader *r)
         size_t end = 0, rec_len = 0;
         uint64_t lines = 0;
         r->nfields = 0;
-        int rc = scan_plain(r, &end, &rec_len, &lines);
+        int rc = 0;
+        if (r->plain_skip)
+            r->plain_skip--;
+        else if ((rc = scan_plain(r, &end, &rec_len, &lines)) != 0)
+            r->plain_misses = 0;
+        else if (++r->plain_misses == 8) { /* quoted records, it seems: rest a while */
+            r->plain_misses = 0;
+            r->plain_skip = 1024;
+        }
         if (rc == 0) {
             r->nfields = 0;
             rc = scan_record(r, &b->arena, &end, &rec_len, &lines);
