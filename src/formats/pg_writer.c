@@ -571,12 +571,7 @@ static int pg_write(sl_writer *w, const sl_batch *b)
 static int pg_flush(sl_writer *w)
 {
     pgw *s = w->state;
-    if (s->by_batch) {
-        if (w->run->batch_ends == s->ends_seen)
-            return SL_OK;
-        s->ends_seen = w->run->batch_ends;
-    }
-    return commit_txn(w);
+    return sl_db_commit_due(w->run, s->by_batch, &s->ends_seen) ? commit_txn(w) : SL_OK;
 }
 
 static int pg_finish(sl_writer *w)
@@ -588,10 +583,9 @@ static int pg_finish(sl_writer *w)
     char msg[512];
     if (!s->first_done && s->url.mode == SL_DBMODE_REPLACE && s->exists) {
         /* no record at all: replace leaves the table, empty */
-        char *sql = malloc(strlen(s->qtable) + 32);
+        char *sql = sl_db_delete_all_sql(s->qtable);
         if (!sql)
             return sl_fail(&w->run->err, SL_E_NOMEM, STAGE, "out of memory");
-        sprintf(sql, "DELETE FROM %s", s->qtable);
         int st = run_cmd(s, sql, 0, NULL, NULL);
         free(sql);
         if (st != PGRES_COMMAND_OK)

@@ -309,12 +309,7 @@ static int sq_write(sl_writer *w, const sl_batch *b)
 static int sq_flush(sl_writer *w)
 {
     sqw *s = w->state;
-    if (s->by_batch) {
-        if (w->run->batch_ends == s->ends_seen)
-            return SL_OK;
-        s->ends_seen = w->run->batch_ends;
-    }
-    return commit(w);
+    return sl_db_commit_due(w->run, s->by_batch, &s->ends_seen) ? commit(w) : SL_OK;
 }
 
 static int sq_finish(sl_writer *w)
@@ -325,10 +320,9 @@ static int sq_finish(sl_writer *w)
         return rc;
     if (!s->first_done && s->url.mode == SL_DBMODE_REPLACE && s->exists) {
         /* no record at all: replace leaves the table, empty */
-        char *sql = malloc(strlen(s->qtable) + 32);
+        char *sql = sl_db_delete_all_sql(s->qtable);
         if (!sql)
             return sl_fail(&w->run->err, SL_E_NOMEM, STAGE, "out of memory");
-        sprintf(sql, "DELETE FROM %s", s->qtable);
         rc = exec(w, sql, "cannot empty the table (mode=replace)");
         free(sql);
     }

@@ -2,6 +2,7 @@
    and hiding passwords in messages. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -293,4 +294,22 @@ bool sl_db_has_batch_stage(const sl_run *run)
         if (run->stages[i] && run->stages[i]->type && strcmp(run->stages[i]->type->name, "batch") == 0)
             return true;
     return false;
+}
+
+bool sl_db_commit_due(const sl_run *run, bool by_batch, uint64_t *ends_seen)
+{
+    if (!by_batch)
+        return true;
+    if (run->batch_ends == *ends_seen)
+        return false;
+    *ends_seen = run->batch_ends;
+    return true;
+}
+
+char *sl_db_delete_all_sql(const char *qtable)
+{
+    char *sql = malloc(strlen(qtable) + 16);
+    if (sql)
+        sprintf(sql, "DELETE FROM %s", qtable);
+    return sql;
 }

@@ -73,6 +73,12 @@ struct sl_run;
 /* Does the pipeline hold a `batch` stage (whose batches are then the
    transactions)? */
 bool sl_db_has_batch_stage(const struct sl_run *run);
+/* A database writer's flush(): whether to commit now.  Without the batch
+   stage every flush commits; with it (by_batch), only the first flush after
+   each end of one of its batches (run->batch_ends past *ends_seen). */
+bool sl_db_commit_due(const struct sl_run *run, bool by_batch, uint64_t *ends_seen);
+/* "DELETE FROM qtable" (replace mode with no record), malloc'd, or NULL. */
+char *sl_db_delete_all_sql(const char *qtable);
 
 /* "name" with inner double quotes doubled, into a malloc'd string. */
 char *sl_db_quote_ident(const char *name, size_t len);
